@@ -1,0 +1,79 @@
+/**
+ * The error catalog. Every error the product raises on purpose carries a stable `code`
+ * (`DPS_ERR_<AREA>_<WHAT>`), a message that says what was expected and what was found,
+ * a `hint` that says what to do, and the underlying `cause` when there is one.
+ * Codes are a contract: never rename or reuse one.
+ */
+
+/** Options accepted by every coded error. */
+export interface AgentErrorOptions {
+  /** The underlying error, kept for logs (pino's `err` serializer prints it). */
+  cause?: unknown;
+  /** Where the problem is: a file, a file:line, an object, a flag. */
+  where?: string;
+  /** What the user should do about it. */
+  hint?: string;
+}
+
+/** Base class of all coded errors. */
+export class AgentError extends Error {
+  /** Stable machine-readable code, e.g. `DPS_ERR_RULES_TRUNCATED`. */
+  readonly code: string;
+  /** Where the problem is (file, file:line, object), when known. */
+  readonly where: string | undefined;
+  /** What to do about it. */
+  readonly hint: string | undefined;
+
+  constructor(code: string, message: string, options: AgentErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentError';
+    this.code = code;
+    this.where = options.where;
+    this.hint = options.hint;
+  }
+}
+
+/** True for any error raised through this catalog (works across module copies). */
+export function isAgentError(value: unknown): value is AgentError {
+  if (!(value instanceof Error)) return false;
+  const code: unknown = (value as Error & { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('DPS_ERR_');
+}
+
+/** One line for humans: `where: message (code). hint`. */
+export function formatError(error: unknown): string {
+  if (isAgentError(error)) {
+    const where = error.where === undefined ? '' : `${error.where}: `;
+    const hint = error.hint === undefined ? '' : `\n  hint: ${error.hint}`;
+    return `${where}${error.message} [${error.code}]${hint}`;
+  }
+  if (error instanceof Error) return `${error.message} [DPS_ERR_INTERNAL]`;
+  return `${String(error)} [DPS_ERR_INTERNAL]`;
+}
+
+/**
+ * The catalog: code → default hint. Tests check that codes are unique and documented in the
+ * README. Areas: USAGE (command line), RULES (iptables-save input), CLUSTER (API objects),
+ * CONFIG (agent configuration), LOGS (log sources), KUBE (API access), EXEC (external commands).
+ */
+export const ERROR_CODES = {
+  DPS_ERR_USAGE: 'Run `dataplane-sentinel --help` for the commands and their flags.',
+  DPS_ERR_INPUT_READ: 'Check that the path exists and is readable.',
+  DPS_ERR_RULES_EMPTY: 'Pass the output of `iptables-save` (all tables); an empty dump cannot be checked.',
+  DPS_ERR_RULES_TRUNCATED: 'The dump ends inside a table: capture it again with `iptables-save > FILE` and make sure the command finished.',
+  DPS_ERR_RULES_SYNTAX: 'The input is not iptables-save output: capture it with `iptables-save` (or `ip6tables-save`), unedited.',
+  DPS_ERR_RULES_BINARY: 'The input contains binary data: pass the text output of `iptables-save`.',
+  DPS_ERR_RULES_LINE_TOO_LONG: 'A line is longer than any real rule: check that the file is an iptables-save dump.',
+  DPS_ERR_CLUSTER_SYNTAX: 'Pass what `kubectl get services,endpointslices -A -o json` (or -o yaml) prints.',
+  DPS_ERR_CLUSTER_NOT_KUBERNETES: 'The file holds no Kubernetes objects: pass `kubectl get services,endpointslices -A -o json` output.',
+  DPS_ERR_CLUSTER_EMPTY: 'No Services were found: include services and endpointslices from all namespaces (-A).',
+  DPS_ERR_INTERNAL: 'This is a bug: please report it with the input that caused it.',
+} as const;
+
+/** A stable error code from the catalog. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Builds a coded error with the catalog's default hint unless a specific one is given. */
+export function agentError(code: ErrorCode, message: string, options: AgentErrorOptions = {}): AgentError {
+  return new AgentError(code, message, { ...options, hint: options.hint ?? ERROR_CODES[code] });
+}
