@@ -68,6 +68,12 @@ export const ERROR_CODES = {
   DPS_ERR_CLUSTER_NOT_KUBERNETES: 'The file holds no Kubernetes objects: pass `kubectl get services,endpointslices -A -o json` output.',
   DPS_ERR_CLUSTER_EMPTY: 'No Services were found: include services and endpointslices from all namespaces (-A).',
   DPS_ERR_INTERNAL: 'This is a bug: please report it with the input that caused it.',
+
+  // ---- LOGS (log sources and rules; lib/logs) ----
+
+  // ---- KUBE (API access and node reporting; lib/kube) ----
+
+  // ---- AGENT (config, scheduling, HTTP; agent/) ----
 } as const;
 
 /** A stable error code from the catalog. */
