@@ -64,9 +64,12 @@ export const ERROR_CODES = {
   DPS_ERR_RULES_SYNTAX: 'The input is not iptables-save output: capture it with `iptables-save` (or `ip6tables-save`), unedited.',
   DPS_ERR_RULES_BINARY: 'The input contains binary data: pass the text output of `iptables-save`.',
   DPS_ERR_RULES_LINE_TOO_LONG: 'A line is longer than any real rule: check that the file is an iptables-save dump.',
+  DPS_ERR_RULES_PROXY_MODE: 'dataplane-sentinel checks kube-proxy in iptables mode; ipvs and nftables modes are not supported yet.',
+  DPS_ERR_RULES_FAMILY: 'Pass iptables-save output as --rules and ip6tables-save output as --rules6.',
   DPS_ERR_CLUSTER_SYNTAX: 'Pass what `kubectl get services,endpointslices -A -o json` (or -o yaml) prints.',
   DPS_ERR_CLUSTER_NOT_KUBERNETES: 'The file holds no Kubernetes objects: pass `kubectl get services,endpointslices -A -o json` output.',
   DPS_ERR_CLUSTER_EMPTY: 'No Services were found: include services and endpointslices from all namespaces (-A).',
+  DPS_ERR_CLUSTER_INVALID: 'Fix or remove the objects listed; they are not valid Services or EndpointSlices.',
   DPS_ERR_INTERNAL: 'This is a bug: please report it with the input that caused it.',
 
   // ---- LOGS (log sources and rules; lib/logs) ----

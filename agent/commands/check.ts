@@ -1,9 +1,155 @@
-/** `dataplane-sentinel check` (issue 2). */
+/**
+ * `dataplane-sentinel check --rules FILE|- [--rules6 FILE] --cluster PATH --node NAME [--format text|json]`
+ * Offline drift check for incident response. Exit 0 in sync, 1 drift, 2 bad input or usage.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { CliIo } from '../cli-io.ts';
 import { EXIT } from '../cli-io.ts';
+import { agentError, formatError } from '../../lib/errors.ts';
+import { parseIptablesSave } from '../../lib/iptables/parse.ts';
+import type { Ruleset } from '../../lib/iptables/types.ts';
+import { checkNode } from '../../lib/kubeproxy/check-node.ts';
+import { readClusterObjects } from '../../lib/kubeproxy/cluster-input.ts';
+import type { ClusterView } from '../../lib/kubeproxy/cluster.ts';
+import { parseClusterText } from '../../lib/kubeproxy/cluster-text.ts';
+import { toJsonReport, toTextReport } from '../../lib/kubeproxy/report.ts';
 
-/** Placeholder until the engine lands. */
-export async function runCheck(_argv: readonly string[], io: CliIo): Promise<number> {
-  io.stderr.write('dataplane-sentinel check: not implemented yet\n');
-  return EXIT.usage;
+const USAGE = `Usage: dataplane-sentinel check --rules FILE|- [--rules6 FILE] --cluster PATH --node NAME [--format text|json]
+
+  --rules FILE|-    iptables-save output of the node (- for standard input); several dumps concatenated
+                    (iptables-legacy-save; iptables-nft-save) are checked for mixed backends
+  --rules6 FILE     ip6tables-save output, to check IPv6 service ports too
+  --cluster PATH    kubectl get services,endpointslices -A -o json (or -o yaml) output, a single object
+                    list, or a directory of such files; Node objects in it give the node's zone
+  --node NAME       the node's name (decides which endpoints are local)
+  --format FORMAT   text (default) or json
+
+Exit status: 0 in sync, 1 drift found, 2 bad input or usage.
+`;
+
+/** Largest input file read (a 20k-service dump is about 100 MB). */
+const MAX_INPUT_BYTES = 1024 * 1024 * 1024;
+
+/** Runs the check command. */
+export async function runCheck(argv: readonly string[], io: CliIo): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        rules: { type: 'string' }, rules6: { type: 'string' }, cluster: { type: 'string' },
+        node: { type: 'string' }, format: { type: 'string', default: 'text' }, help: { type: 'boolean', short: 'h' },
+      },
+      strict: true, allowPositionals: false,
+    }));
+  } catch (error) {
+    io.stderr.write(`dataplane-sentinel check: ${(error as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (values.help === true) { io.stdout.write(USAGE); return EXIT.ok; }
+  const missing = ['rules', 'cluster', 'node'].filter((k) => typeof values[k] !== 'string' || values[k] === '');
+  if (missing.length > 0) {
+    io.stderr.write(`dataplane-sentinel check: missing ${missing.map((m) => `--${m}`).join(', ')}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (values.format !== 'text' && values.format !== 'json') {
+    io.stderr.write(`dataplane-sentinel check: --format must be text or json, got "${String(values.format)}"\n`);
+    return EXIT.usage;
+  }
+  const rulesPath = values.rules as string;
+  const rules6Path = values.rules6 as string | undefined;
+  const node = values.node as string;
+  try {
+    const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = [];
+    const v4 = parseIptablesSave(await readInput(rulesPath, io), { source: rulesPath === '-' ? 'stdin' : rulesPath });
+    rules.push({ family: 4, rulesets: requireFamily(v4, 'ipv4', '--rules') });
+    if (rules6Path !== undefined) {
+      const v6 = parseIptablesSave(await readInput(rules6Path, io), { source: rules6Path });
+      rules.push({ family: 6, rulesets: requireFamily(v6, 'ipv6', '--rules6') });
+    }
+    const cluster = await readCluster(values.cluster as string);
+    if (cluster.skipped.length > 0) {
+      const list = cluster.skipped.slice(0, 20).map((p) => `  ${p.where}: ${p.object}: ${p.reason}`).join('\n');
+      throw agentError('DPS_ERR_CLUSTER_INVALID', `Expected valid Services and EndpointSlices, found ${cluster.skipped.length} problem${cluster.skipped.length === 1 ? '' : 's'}:\n${list}${cluster.skipped.length > 20 ? '\n  ...' : ''}`, { where: values.cluster as string });
+    }
+    const result = checkNode({ rules, cluster, nodeName: node });
+    io.stdout.write(values.format === 'json' ? toJsonReport(result, node, cluster.skipped) : toTextReport(result, node, cluster.skipped));
+    return result.verdict === 'in-sync' ? EXIT.ok : EXIT.drift;
+  } catch (error) {
+    io.stderr.write(`dataplane-sentinel check: ${formatError(error)}\n`);
+    return EXIT.usage;
+  }
+}
+
+function requireFamily(rulesets: Ruleset[], family: 'ipv4' | 'ipv6', flag: string): Ruleset[] {
+  const wrong = rulesets.find((r) => r.family !== undefined && r.family !== family);
+  if (wrong !== undefined) {
+    throw agentError('DPS_ERR_RULES_FAMILY', `Expected ${family === 'ipv4' ? 'iptables-save' : 'ip6tables-save'} output for ${flag}, got ${wrong.generator ?? 'the other family'}`, { where: wrong.source });
+  }
+  return rulesets;
+}
+
+async function readInput(path: string, io: CliIo): Promise<string> {
+  if (path === '-') {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of io.stdin) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += buf.length;
+      if (size > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Standard input is larger than ${MAX_INPUT_BYTES} bytes`, { where: 'stdin' });
+      chunks.push(buf);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw agentError('DPS_ERR_INPUT_READ', 'Expected a file, got a directory', { where: path });
+    if (info.size > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Expected at most ${MAX_INPUT_BYTES} bytes, got ${info.size}`, { where: path });
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as { code?: string }).code?.startsWith('DPS_ERR_') === true) throw error;
+    throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: path, cause: error });
+  }
+}
+
+/** Reads a cluster file or every .json/.yaml/.yml file of a directory (recursively, sorted). */
+export async function readCluster(path: string): Promise<ClusterView> {
+  let files: string[];
+  try {
+    const info = await stat(path);
+    files = info.isDirectory() ? await listClusterFiles(path) : [path];
+  } catch (error) {
+    throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: path, cause: error });
+  }
+  if (files.length === 0) throw agentError('DPS_ERR_CLUSTER_EMPTY', 'Expected .json or .yaml files in the directory, found none', { where: path });
+  const items: unknown[] = [];
+  const wheres: ((i: number) => string)[] = [];
+  for (const file of files) {
+    let text: string;
+    try { text = await readFile(file, 'utf8'); } catch (error) {
+      throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: file, cause: error });
+    }
+    const parsed = parseClusterText(text, file);
+    const offset = items.length;
+    items.push(...parsed.items);
+    for (let i = 0; i < parsed.items.length; i++) wheres.push(() => parsed.where(i));
+    void offset;
+  }
+  const view = readClusterObjects(items, { where: (i) => wheres[i]?.(i) ?? path });
+  if (view.services.length === 0 && view.ignoredServices === 0) {
+    throw agentError('DPS_ERR_CLUSTER_EMPTY', 'Expected Services in the cluster input, found none', { where: path });
+  }
+  return view;
+}
+
+async function listClusterFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...await listClusterFiles(full));
+    else if (/\.(json|ya?ml)$/.test(entry.name)) out.push(full);
+  }
+  return out;
 }

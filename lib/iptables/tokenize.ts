@@ -1,0 +1,78 @@
+/**
+ * Splits one iptables-save line into tokens the way iptables-restore does: whitespace separates,
+ * double (or single) quotes group, and a backslash inside quotes escapes the next character
+ * (`--comment "say \"hi\""`). Pure.
+ */
+
+/** Tokens of a line; `quoted[i]` is true when token i was written in quotes (so `"-x"` is a value). */
+export interface Tokens {
+  readonly tokens: string[];
+  readonly quoted: readonly boolean[] | undefined;
+}
+
+const EMPTY: readonly boolean[] = [];
+
+/** Tokenizes a line; returns undefined for an unterminated quote. */
+export function tokenizeLine(line: string): Tokens | undefined {
+  // Fast path: most lines have no quotes or escapes, and split() is native.
+  if (line.indexOf('"') === -1 && line.indexOf("'") === -1 && line.indexOf('\\') === -1) {
+    const parts = line.split(' ');
+    let tokens = parts;
+    if (parts.includes('') || line.indexOf('\t') !== -1) tokens = line.split(/[ \t]+/).filter((s) => s !== '');
+    return { tokens, quoted: undefined };
+  }
+  return tokenizeQuoted(line);
+}
+
+function tokenizeQuoted(line: string): Tokens | undefined {
+  const tokens: string[] = [];
+  const quoted: boolean[] = [];
+  let current = '';
+  let inToken = false;
+  let wasQuoted = false;
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i] as string;
+    if (quote !== '') {
+      if (ch === '\\' && i + 1 < line.length) {
+        current += line[++i];
+      } else if (ch === quote) {
+        quote = '';
+      } else {
+        current += ch;
+      }
+      continue;
+    }
+    if (ch === ' ' || ch === '\t') {
+      if (inToken) {
+        tokens.push(current);
+        quoted.push(wasQuoted);
+        current = '';
+        inToken = false;
+        wasQuoted = false;
+      }
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inToken = true;
+      wasQuoted = true;
+    } else if (ch === '\\' && i + 1 < line.length) {
+      current += line[++i];
+      inToken = true;
+    } else {
+      current += ch;
+      inToken = true;
+    }
+  }
+  if (quote !== '') return undefined;
+  if (inToken) {
+    tokens.push(current);
+    quoted.push(wasQuoted);
+  }
+  return { tokens, quoted: quoted.length === 0 ? EMPTY : quoted };
+}
+
+/** Quotes a value for display the way iptables-save does (always double quotes for comments). */
+export function quoteValue(value: string): string {
+  if (value !== '' && !/[\s"'\\]/.test(value)) return value;
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}

@@ -1,0 +1,88 @@
+/**
+ * kube-proxy's fixed rules: the jumps from the built-in chains, KUBE-MARK-MASQ, KUBE-POSTROUTING,
+ * KUBE-FORWARD, and the canary chains whose disappearance means the tables were flushed. Pure.
+ */
+import type { Rule } from '../iptables/types.ts';
+import { matchOption } from '../iptables/rule.ts';
+import type { KubeIndex } from './actual.ts';
+import { masqueradeMark } from './actual.ts';
+import type { Finding } from './findings.ts';
+
+/** [table, from chain, to chain] jumps kube-proxy ensures on every full sync (proxier.go iptablesJumpChains). */
+const JUMPS: readonly (readonly [string, string, string])[] = [
+  ['filter', 'INPUT', 'KUBE-EXTERNAL-SERVICES'],
+  ['filter', 'FORWARD', 'KUBE-EXTERNAL-SERVICES'],
+  ['filter', 'INPUT', 'KUBE-NODEPORTS'],
+  ['filter', 'FORWARD', 'KUBE-SERVICES'],
+  ['filter', 'OUTPUT', 'KUBE-SERVICES'],
+  ['filter', 'FORWARD', 'KUBE-FORWARD'],
+  ['filter', 'INPUT', 'KUBE-PROXY-FIREWALL'],
+  ['filter', 'OUTPUT', 'KUBE-PROXY-FIREWALL'],
+  ['filter', 'FORWARD', 'KUBE-PROXY-FIREWALL'],
+  ['nat', 'OUTPUT', 'KUBE-SERVICES'],
+  ['nat', 'PREROUTING', 'KUBE-SERVICES'],
+  ['nat', 'POSTROUTING', 'KUBE-POSTROUTING'],
+];
+
+/** Checks the fixed rules and canaries of one family's ruleset. */
+export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needNodePorts: boolean }): Finding[] {
+  const fam = family === 4 ? 'IPv4' : 'IPv6';
+  const out: Finding[] = [];
+  const missing = (chain: string, message: string, kind: 'missing-base-rules' | 'missing-canary' = 'missing-base-rules'): void => {
+    out.push({ kind, severity: 'error', service: undefined, port: undefined, protocol: undefined, endpoint: undefined, chain, family: fam, message });
+  };
+  const tables = { nat: index.nat, filter: index.filter, mangle: index.mangle };
+  if (index.nat.size === 0 || !index.nat.has('KUBE-SERVICES')) {
+    missing('nat/KUBE-SERVICES', index.nat.size === 0
+      ? 'the nat table is missing: kube-proxy rules were flushed or kube-proxy never ran'
+      : 'the nat table has no KUBE-SERVICES chain: kube-proxy rules were flushed or kube-proxy never ran');
+  }
+  if (index.filter.size === 0 || !index.filter.has('KUBE-SERVICES')) {
+    missing('filter/KUBE-SERVICES', 'the filter table has no KUBE-SERVICES chain: kube-proxy rules were flushed or kube-proxy never ran');
+  }
+  for (const [table, from, to] of JUMPS) {
+    const chains = tables[table as 'nat' | 'filter'];
+    if (!chains.has(to)) continue; // reported with its chain
+    const rules = chains.get(from)?.rules ?? [];
+    if (!rules.some((r) => r.target === to)) missing(`${table}/${from}`, `no jump from ${table} ${from} to ${to}`);
+  }
+  for (const [table, to] of [['filter', 'KUBE-EXTERNAL-SERVICES'], ['filter', 'KUBE-FORWARD'], ['filter', 'KUBE-PROXY-FIREWALL'], ['filter', 'KUBE-NODEPORTS'], ['nat', 'KUBE-POSTROUTING'], ['nat', 'KUBE-MARK-MASQ'], ['nat', 'KUBE-NODEPORTS']] as const) {
+    if (!tables[table].has(to) && tables[table].has('KUBE-SERVICES')) missing(`${table}/${to}`, `chain ${to} is missing from the ${table} table`);
+  }
+  const mark = masqueradeMark(index);
+  if (index.nat.has('KUBE-MARK-MASQ') && mark === undefined) {
+    missing('nat/KUBE-MARK-MASQ', 'KUBE-MARK-MASQ does not set the masquerade mark: no service traffic is SNATed');
+  }
+  const post = index.nat.get('KUBE-POSTROUTING')?.rules ?? [];
+  if (index.nat.has('KUBE-POSTROUTING') && !post.some((r) => r.target === 'MASQUERADE')) {
+    missing('nat/KUBE-POSTROUTING', 'KUBE-POSTROUTING has no MASQUERADE rule: marked service traffic is not SNATed');
+  }
+  if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && !post.some((r) => usesMark(r, mark))) {
+    missing('nat/KUBE-POSTROUTING', `KUBE-POSTROUTING does not test the masquerade mark 0x${mark.toString(16)}`);
+  }
+  const fwd = index.filter.get('KUBE-FORWARD')?.rules;
+  if (fwd !== undefined) {
+    if (mark !== undefined && !fwd.some((r) => r.target === 'ACCEPT' && usesMark(r, mark))) {
+      missing('filter/KUBE-FORWARD', 'KUBE-FORWARD does not accept marked service traffic');
+    }
+    if (!fwd.some((r) => r.target === 'ACCEPT' && /RELATED,ESTABLISHED|ESTABLISHED,RELATED/.test(matchOption(r, 'conntrack', 'ctstate')?.values[0] ?? ''))) {
+      missing('filter/KUBE-FORWARD', 'KUBE-FORWARD does not accept established connections');
+    }
+  }
+  if (options.needNodePorts && index.nat.has('KUBE-SERVICES') && !(index.nat.get('KUBE-SERVICES')?.rules ?? []).some((r) => r.target === 'KUBE-NODEPORTS')) {
+    missing('nat/KUBE-SERVICES', 'no jump from KUBE-SERVICES to KUBE-NODEPORTS: NodePorts do not work');
+  }
+  for (const table of ['mangle', 'nat', 'filter'] as const) {
+    if (!tables[table].has('KUBE-PROXY-CANARY')) {
+      missing(`${table}/KUBE-PROXY-CANARY`, `the ${table} table has no KUBE-PROXY-CANARY chain: it was flushed (kube-proxy resyncs when it notices)`, 'missing-canary');
+    }
+  }
+  return out;
+}
+
+function usesMark(rule: Rule, mark: number): boolean {
+  const m = matchOption(rule, 'mark', 'mark');
+  if (m === undefined) return false;
+  const [v] = (m.values[0] ?? '').split('/');
+  return v !== undefined && (Number(v) >>> 0) === mark;
+}

@@ -1,0 +1,42 @@
+/**
+ * kube-proxy's chain names: the first 16 characters of the standard base32 encoding of
+ * SHA-256(servicePortName + protocol [+ endpoint]), with a fixed prefix. Pure.
+ * Known answer: `default/kubernetes:https` + `tcp` → `KUBE-SVC-NPX46M4PTMTKRN6Y`.
+ */
+import { createHash } from 'node:crypto';
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** The 16-character hash kube-proxy uses in chain names. */
+export function chainHash(input: string): string {
+  const digest = createHash('sha256').update(input).digest();
+  // 16 base32 characters = 80 bits = the first 10 bytes.
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (let i = 0; i < 10; i++) {
+    buffer = ((buffer << 8) | (digest[i] as number)) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+/** Per-service-port chain prefixes. */
+export type ServiceChainPrefix = 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-';
+
+/** `KUBE-SVC-<hash>` etc. for a service port (`ns/svc:port`) and lower-case protocol. */
+export function serviceChainName(prefix: ServiceChainPrefix, servicePortName: string, protocol: string): string {
+  return prefix + chainHash(servicePortName + protocol);
+}
+
+/** `KUBE-SEP-<hash>` for an endpoint (`ip:port` or `[ip6]:port`) of a service port. */
+export function endpointChainName(servicePortName: string, protocol: string, endpoint: string): string {
+  return 'KUBE-SEP-' + chainHash(servicePortName + protocol + endpoint);
+}
+
+/** The prefixes of the chains kube-proxy creates per service port or endpoint. */
+export const PER_SERVICE_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-', 'KUBE-XLB-'] as const;

@@ -1,0 +1,195 @@
+/**
+ * What kube-proxy (iptables mode) must have programmed for each service port of one IP family,
+ * computed from the cluster view the way kube-proxy computes it: service-port names, chain names,
+ * endpoint selection (ready, then serving+terminating; traffic policies; topology hints) and the
+ * derived flags that decide which rules exist. Pure. See docs/kube-proxy-model.md.
+ */
+import { endpointChainName, serviceChainName } from './chain-names.ts';
+import type { ClusterView, EndpointInput, NodeInput, Protocol, ServiceInput } from './cluster.ts';
+import { ipFamily } from '../iptables/values.ts';
+
+/** One endpoint of a service port, as kube-proxy names it. */
+export interface ExpectedEndpoint {
+  /** `ip:port` or `[ip6]:port`. */
+  readonly id: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly local: boolean;
+  /** `KUBE-SEP-<hash>`. */
+  readonly chain: string;
+}
+
+/** Everything the diff needs to know about one service port. */
+export interface ExpectedServicePort {
+  /** `ns/svc`. */
+  readonly service: string;
+  /** Port name, or the port number as text when unnamed. */
+  readonly portLabel: string;
+  /** kube-proxy's service-port name: `ns/svc:port` or `ns/svc`. */
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly clusterIP: string;
+  readonly port: number;
+  readonly nodePort: number;
+  readonly externalIPs: readonly string[];
+  readonly loadBalancerIPs: readonly string[];
+  readonly sourceRanges: readonly string[];
+  readonly healthCheckNodePort: number;
+  readonly affinitySeconds: number | undefined;
+  readonly internalLocal: boolean;
+  readonly externalLocal: boolean;
+  readonly svcChain: string;
+  readonly svlChain: string;
+  readonly extChain: string;
+  readonly fwChain: string;
+  /**
+   * Acceptable cluster endpoint sets, sorted as kube-proxy sorts them. Usually one; several when
+   * the node's zone is unknown and topology hints could select a subset.
+   */
+  readonly clusterCandidates: readonly (readonly ExpectedEndpoint[])[];
+  /** Local endpoints (empty when local endpoints are not used). */
+  readonly localEndpoints: readonly ExpectedEndpoint[];
+  /** Any usable endpoint anywhere in the cluster. */
+  readonly hasEndpoints: boolean;
+  /** ClusterIP traffic is sent to endpoints (otherwise REJECT/DROP in filter KUBE-SERVICES). */
+  readonly hasInternal: boolean;
+  /** External traffic is sent to endpoints (otherwise REJECT/DROP in KUBE-EXTERNAL-SERVICES). */
+  readonly hasExternal: boolean;
+  /** The chain ClusterIP traffic goes to. */
+  readonly internalChain: string;
+  /** The chain KUBE-EXT sends external traffic to. */
+  readonly externalPolicyChain: string;
+  readonly externallyAccessible: boolean;
+  /** True when KUBE-FW-<hash> is used for loadBalancerSourceRanges. */
+  readonly usesFirewall: boolean;
+}
+
+/** Options of {@link expectedServicePorts}. */
+export interface ExpectedOptions {
+  readonly family: 4 | 6;
+  readonly node: NodeInput;
+}
+
+/** Computes the expected model for every service port of the family, in a stable order. */
+export function expectedServicePorts(view: ClusterView, options: ExpectedOptions): ExpectedServicePort[] {
+  const { family, node } = options;
+  const addressType = family === 4 ? 'IPv4' : 'IPv6';
+  // Endpoints by service and (port name, protocol), merged across slices as kube-proxy does.
+  const byService = new Map<string, Map<string, Map<string, { ep: EndpointInput; port: number }>>>();
+  for (const slice of view.slices) {
+    if (slice.addressType !== addressType) continue;
+    const svcKey = `${slice.namespace}/${slice.service}`;
+    let ports = byService.get(svcKey);
+    if (ports === undefined) byService.set(svcKey, ports = new Map());
+    for (const p of slice.ports) {
+      const portKey = `${p.name}/${p.protocol}`;
+      let eps = ports.get(portKey);
+      if (eps === undefined) ports.set(portKey, eps = new Map());
+      for (const ep of slice.endpoints) {
+        const id = family === 4 ? `${ep.ip}:${p.port}` : `[${ep.ip}]:${p.port}`;
+        const prev = eps.get(id);
+        // A duplicate: a non-terminating entry replaces an earlier one, a terminating one does not.
+        if (prev === undefined || !ep.terminating) eps.set(id, { ep, port: p.port });
+      }
+    }
+  }
+  const out: ExpectedServicePort[] = [];
+  for (const svc of view.services) {
+    const clusterIP = svc.clusterIPs.find((ip) => ipFamily(ip) === family);
+    if (clusterIP === undefined) continue;
+    const ports = byService.get(`${svc.namespace}/${svc.name}`);
+    for (const port of svc.ports) {
+      const eps = ports?.get(`${port.name}/${port.protocol}`);
+      out.push(servicePort(svc, port, clusterIP, eps === undefined ? [] : [...eps.entries()], family, node));
+    }
+  }
+  return out;
+}
+
+function servicePort(
+  svc: ServiceInput, port: ServiceInput['ports'][number], clusterIP: string,
+  entries: [string, { ep: EndpointInput; port: number }][], family: 4 | 6, node: NodeInput,
+): ExpectedServicePort {
+  const service = `${svc.namespace}/${svc.name}`;
+  const name = port.name === '' ? service : `${service}:${port.name}`;
+  const proto = port.protocol;
+  const sameFamily = (ip: string): boolean => ipFamily(ip.split('/')[0] ?? '') === family;
+  const externalIPs = svc.externalIPs.filter(sameFamily);
+  const loadBalancerIPs = svc.loadBalancerIPs.filter(sameFamily);
+  const sourceRanges = svc.sourceRanges.filter(sameFamily);
+  const nodePort = svc.type === 'ClusterIP' ? 0 : port.nodePort;
+  const externallyAccessible = nodePort !== 0 || loadBalancerIPs.length > 0 || externalIPs.length > 0;
+  const externalLocal = svc.externalTrafficPolicy === 'Local' &&
+    (svc.type === 'LoadBalancer' || svc.type === 'NodePort' || externalIPs.length > 0);
+  const internalLocal = svc.internalTrafficPolicy === 'Local';
+  const usesCluster = !internalLocal || externallyAccessible;
+  const usesLocal = internalLocal || (externalLocal && externallyAccessible);
+
+  // endpoints sorted by their string, as kube-proxy sorts them (lexicographically)
+  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const all = entries.map(([id, { ep, port: epPort }]) => ({
+    ep, expected: { id, ip: ep.ip, port: epPort, local: ep.nodeName !== undefined && ep.nodeName === node.name, chain: endpointChainName(name, proto, id) },
+  }));
+  const ready = all.filter((e) => e.ep.ready);
+  const servingTerminating = all.filter((e) => e.ep.serving && e.ep.terminating);
+
+  let clusterCandidates: ExpectedEndpoint[][] = [[]];
+  let hasEndpoints = false;
+  if (usesCluster) {
+    clusterCandidates = topologyCandidates(ready, node).map((set) => set.map((e) => e.expected));
+    if (clusterCandidates.every((c) => c.length === 0)) clusterCandidates = [servingTerminating.map((e) => e.expected)];
+    hasEndpoints = clusterCandidates.some((c) => c.length > 0);
+  }
+  let localEndpoints: ExpectedEndpoint[] = [];
+  if (usesLocal) {
+    if (ready.length > 0 || servingTerminating.length > 0) hasEndpoints = true;
+    const localReady = ready.filter((e) => e.expected.local);
+    localEndpoints = (localReady.length > 0 ? localReady : servingTerminating.filter((e) => e.expected.local)).map((e) => e.expected);
+  }
+  const hasInternal = hasEndpoints && !(internalLocal && localEndpoints.length === 0);
+  const hasExternal = hasEndpoints && !(externalLocal && localEndpoints.length === 0);
+  const chain = (prefix: 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-'): string => serviceChainName(prefix, name, proto);
+  const svcChain = chain('KUBE-SVC-');
+  const svlChain = chain('KUBE-SVL-');
+  return {
+    service, portLabel: port.name === '' ? String(port.port) : port.name, name, protocol: proto, clusterIP,
+    port: port.port, nodePort, externalIPs, loadBalancerIPs, sourceRanges,
+    healthCheckNodePort: svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' ? svc.healthCheckNodePort : 0,
+    affinitySeconds: svc.affinitySeconds, internalLocal, externalLocal,
+    svcChain, svlChain, extChain: chain('KUBE-EXT-'), fwChain: chain('KUBE-FW-'),
+    clusterCandidates: usesCluster ? clusterCandidates : [[]], localEndpoints,
+    hasEndpoints, hasInternal, hasExternal,
+    internalChain: internalLocal ? svlChain : svcChain,
+    externalPolicyChain: externalLocal ? svlChain : svcChain,
+    externallyAccessible,
+    usesFirewall: hasEndpoints && loadBalancerIPs.length > 0 && sourceRanges.length > 0,
+  };
+}
+
+interface Categorized { ep: EndpointInput; expected: ExpectedEndpoint }
+
+/**
+ * The cluster endpoint sets topology hints allow (kube-proxy's CategorizeEndpoints). With a known
+ * zone there is one answer; with an unknown zone (no Node object given) every zone's subset is
+ * acceptable, plus all ready endpoints. Node hints (PreferSameNode, 1.33+) are honoured by newer
+ * kube-proxy only, so both answers are accepted when they apply.
+ */
+function topologyCandidates(ready: Categorized[], node: NodeInput): Categorized[][] {
+  if (ready.length === 0) return [[]];
+  const candidates: Categorized[][] = [];
+  if (ready.every((e) => e.ep.nodeHints.length > 0)) {
+    const forNode = ready.filter((e) => e.ep.nodeHints.includes(node.name));
+    if (forNode.length > 0) candidates.push(forNode);
+  }
+  if (ready.every((e) => e.ep.zoneHints.length > 0)) {
+    const zones = node.zone !== undefined ? [node.zone] : [...new Set(ready.flatMap((e) => e.ep.zoneHints))];
+    for (const zone of zones) {
+      const inZone = ready.filter((e) => e.ep.zoneHints.includes(zone));
+      if (inZone.length > 0) candidates.push(inZone);
+    }
+    if (node.zone === undefined || candidates.length === 0) candidates.push(ready);
+  } else {
+    candidates.push(ready);
+  }
+  return candidates;
+}
