@@ -20,7 +20,7 @@ const USAGE = `Usage: dataplane-sentinel check --rules FILE|- [--rules6 FILE] --
 
   --rules FILE|-    iptables-save output of the node (- for standard input); several dumps concatenated
                     (iptables-legacy-save; iptables-nft-save) are checked for mixed backends
-  --rules6 FILE     ip6tables-save output, to check IPv6 service ports too
+  --rules6 FILE     ip6tables-save output, to check IPv6 service ports too (alone: an IPv6-only node)
   --cluster PATH    kubectl get services,endpointslices -A -o json (or -o yaml) output, a single object
                     list, or a directory of such files; Node objects in it give the node's zone
   --node NAME       the node's name (decides which endpoints are local)
@@ -49,7 +49,9 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
     return EXIT.usage;
   }
   if (values.help === true) { io.stdout.write(USAGE); return EXIT.ok; }
-  const missing = ['rules', 'cluster', 'node'].filter((k) => typeof values[k] !== 'string' || values[k] === '');
+  // --rules may be left out for an IPv6-only node checked with --rules6
+  const required = typeof values.rules6 === 'string' ? ['cluster', 'node'] : ['rules', 'cluster', 'node'];
+  const missing = required.filter((k) => typeof values[k] !== 'string' || values[k] === '');
   if (missing.length > 0) {
     io.stderr.write(`dataplane-sentinel check: missing ${missing.map((m) => `--${m}`).join(', ')}\n\n${USAGE}`);
     return EXIT.usage;
@@ -58,13 +60,15 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
     io.stderr.write(`dataplane-sentinel check: --format must be text or json, got "${String(values.format)}"\n`);
     return EXIT.usage;
   }
-  const rulesPath = values.rules as string;
+  const rulesPath = values.rules as string | undefined;
   const rules6Path = values.rules6 as string | undefined;
   const node = values.node as string;
   try {
     const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = [];
-    const v4 = parseIptablesSave(await readInput(rulesPath, io), { source: rulesPath === '-' ? 'stdin' : rulesPath });
-    rules.push({ family: 4, rulesets: requireFamily(v4, 'ipv4', '--rules') });
+    if (rulesPath !== undefined) {
+      const v4 = parseIptablesSave(await readInput(rulesPath, io), { source: rulesPath === '-' ? 'stdin' : rulesPath });
+      rules.push({ family: 4, rulesets: requireFamily(v4, 'ipv4', '--rules') });
+    }
     if (rules6Path !== undefined) {
       const v6 = parseIptablesSave(await readInput(rules6Path, io), { source: rules6Path });
       rules.push({ family: 6, rulesets: requireFamily(v6, 'ipv6', '--rules6') });
@@ -132,15 +136,10 @@ export async function readCluster(path: string): Promise<ClusterView> {
       throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: file, cause: error });
     }
     const parsed = parseClusterText(text, file);
-    const offset = items.length;
     items.push(...parsed.items);
     for (let i = 0; i < parsed.items.length; i++) wheres.push(() => parsed.where(i));
-    void offset;
   }
   const view = readClusterObjects(items, { where: (i) => wheres[i]?.(i) ?? path });
-  if (view.services.length === 0 && view.ignoredServices === 0) {
-    throw agentError('DPS_ERR_CLUSTER_EMPTY', 'Expected Services in the cluster input, found none', { where: path });
-  }
   return view;
 }
 

@@ -100,7 +100,8 @@ export function parseCidr(text: string): Cidr | undefined {
     let prefix = 32;
     if (slash !== -1) {
       const m = text.slice(slash + 1);
-      if (/^\d{1,2}$/.test(m) && Number(m) <= 32) prefix = Number(m);
+      if (/^\d{1,3}$/.test(m) && Number(m) <= 32) prefix = Number(m); // sloppy, like kube-proxy: "025"
+
       else {
         const mask = parseIPv4(m);
         if (mask === undefined) return undefined;
@@ -116,7 +117,7 @@ export function parseCidr(text: string): Cidr | undefined {
   let prefix = 128;
   if (slash !== -1) {
     const m = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(m) || Number(m) > 128) return undefined;
+    if (!/^\d{1,4}$/.test(m) || Number(m) > 128) return undefined;
     prefix = Number(m);
   }
   return { family: 6, ip: formatIPv6(v6), prefix };

@@ -70,7 +70,12 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
     }
   }
   if (options.needNodePorts && index.nat.has('KUBE-SERVICES') && !(index.nat.get('KUBE-SERVICES')?.rules ?? []).some((r) => r.target === 'KUBE-NODEPORTS')) {
-    missing('nat/KUBE-SERVICES', 'no jump from KUBE-SERVICES to KUBE-NODEPORTS: NodePorts do not work');
+    // kube-proxy omits this jump when nodePortAddresses matches no address of the node, so it is a warning
+    out.push({
+      kind: 'missing-base-rules', severity: 'warning', service: undefined, port: undefined, protocol: undefined, endpoint: undefined,
+      chain: 'nat/KUBE-SERVICES', family: fam,
+      message: 'no jump from KUBE-SERVICES to KUBE-NODEPORTS: NodePorts do not work (expected only when kube-proxy\'s nodePortAddresses matches no address of this node)',
+    });
   }
   for (const table of ['mangle', 'nat', 'filter'] as const) {
     if (!tables[table].has('KUBE-PROXY-CANARY')) {
