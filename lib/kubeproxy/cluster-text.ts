@@ -28,8 +28,8 @@ export function parseClusterText(text: string, source: string): ClusterText {
       docs = [JSON.parse(text)];
     } catch (error) {
       const m = /line (\d+)/.exec((error as Error).message) ?? /position (\d+)/.exec((error as Error).message);
-      const line = m === null ? undefined : m[0].startsWith('line') ? Number(m[1]) : lineOf(text, Number(m[1]));
-      throw agentError('DPS_ERR_CLUSTER_SYNTAX', `Invalid JSON: ${(error as Error).message}`, { where: line === undefined ? source : `${source}:${line}`, cause: error });
+      const line = m === null ? yamlErrorLine(text) : m[0].startsWith('line') ? Number(m[1]) : lineOf(text, Number(m[1]));
+      throw agentError('DPS_ERR_CLUSTER_SYNTAX', `Invalid JSON: ${(error as Error).message.split('\n')[0]}`, { where: line === undefined ? source : `${source}:${line}`, cause: error });
     }
   } else {
     const counter = new LineCounter();
@@ -79,6 +79,13 @@ function itemLines(text: string, count: number): number[][] {
     if (isSeq(list)) for (const item of list.items) out.push(lineAt(item as YamlNode));
     return out;
   });
+}
+
+// JSON.parse does not always say where: the YAML parser (JSON is YAML) does.
+function yamlErrorLine(text: string): number | undefined {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter });
+  return doc.errors[0]?.linePos?.[0].line;
 }
 
 function lineOf(text: string, position: number): number {

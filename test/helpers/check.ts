@@ -1,0 +1,16 @@
+/** Runs the whole check on in-memory inputs, as the `check` command does after reading files. */
+import { parseIptablesSave } from '../../lib/iptables/parse.ts';
+import { checkNode } from '../../lib/kubeproxy/check-node.ts';
+import type { NodeCheckResult } from '../../lib/kubeproxy/check-node.ts';
+import { readClusterObjects } from '../../lib/kubeproxy/cluster-input.ts';
+
+/** Checks a dump against cluster objects for a node. */
+export function checkText(rules: string, items: readonly unknown[], node: string, family: 4 | 6 = 4): NodeCheckResult {
+  const cluster = readClusterObjects(items, { where: (i) => `items[${i}]` });
+  return checkNode({ rules: [{ family, rulesets: parseIptablesSave(rules, { source: 'test' }) }], cluster, nodeName: node });
+}
+
+/** The error findings as compact `kind service endpoint` strings, for readable assertions. */
+export function errorsOf(result: NodeCheckResult): string[] {
+  return result.findings.filter((f) => f.severity === 'error').map((f) => [f.kind, f.service ?? '-', f.endpoint ?? '-'].join(' '));
+}
