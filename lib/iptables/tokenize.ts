@@ -21,6 +21,29 @@ export function tokenizeLine(line: string): Tokens | undefined {
     if (parts.includes('') || line.indexOf('\t') !== -1) tokens = line.split(/[ \t]+/).filter((s) => s !== '');
     return { tokens, quoted: undefined };
   }
+  // Quotes without escapes (every kube-proxy comment): split at the quotes, then at spaces outside them.
+  if (line.indexOf('\\') === -1 && line.indexOf("'") === -1 && line.indexOf('\t') === -1) {
+    const parts = line.split('"');
+    if (parts.length % 2 === 0) return undefined;
+    const tokens: string[] = [];
+    const quoted: boolean[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      if (i % 2 === 1) {
+        // a quoted token must stand alone (`"a b"`), not glued to text (`x"a b"`)
+        if (!(parts[i - 1] ?? '').endsWith(' ')) return tokenizeQuoted(line);
+        tokens.push(part);
+        quoted.push(true);
+        continue;
+      }
+      for (const tok of part.split(' ')) {
+        if (tok === '') continue;
+        tokens.push(tok);
+        quoted.push(false);
+      }
+    }
+    return { tokens, quoted };
+  }
   return tokenizeQuoted(line);
 }
 

@@ -1,0 +1,56 @@
+/**
+ * Benchmark of issue 2: parse + diff of kube-proxy-shaped rulesets at 1k, 10k and 20k services × 10
+ * endpoints, against the time `iptables-legacy-save` / `iptables-nft-save` take to print the same
+ * ruleset in the same run (loaded into a throwaway network namespace). Run: `node bench/check.ts [sizes]`.
+ * Needs root, unshare and iptables for the dump baselines; without them only our side is measured.
+ */
+import { execa } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generateCluster } from './generate.ts';
+
+const sizes = (process.argv[2] ?? '1000,10000,20000').split(',').map(Number);
+const endpoints = 10;
+const dir = mkdtempSync(join(tmpdir(), 'dps-bench-'));
+const here = new URL('.', import.meta.url).pathname;
+console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`);
+try {
+  for (const n of sizes) {
+    const g = generateCluster(n, endpoints);
+    const restore = join(dir, `restore-${n}.txt`);
+    const cluster = join(dir, `cluster-${n}.json`);
+    writeFileSync(restore, g.restore);
+    writeFileSync(cluster, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: g.items }));
+    // Load into a namespace and time both save programs there; keep the legacy dump for our side.
+    const saved = join(dir, `saved-${n}.txt`);
+    const script = `set -e
+iptables-legacy-restore < "$1"
+s=$(date +%s%N); iptables-legacy-save > "$2"; e=$(date +%s%N); echo legacy $(( (e - s) / 1000000 ))
+iptables-nft-restore < "$1"
+s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e - s) / 1000000 ))`;
+    let legacyMs = NaN;
+    let nftMs = NaN;
+    const r = await execa('unshare', ['-n', 'sh', '-c', script, 'sh', restore, saved], { reject: false, timeout: 600_000 });
+    if (r.exitCode === 0) {
+      legacyMs = Number(/legacy (\d+)/.exec(r.stdout)?.[1]);
+      nftMs = Number(/nft (\d+)/.exec(r.stdout)?.[1]);
+    } else {
+      writeFileSync(saved, g.restore);
+      console.log(`  (no namespace/iptables: ${r.stderr.split('\n')[0]}; measuring on the restore text)`);
+    }
+    const child = await execa(process.execPath, [join(here, 'check-child.ts'), saved, cluster, g.node], { timeout: 600_000 });
+    const m = JSON.parse(child.stdout) as Record<string, number>;
+    const c0 = performance.now();
+    const e2e = await execa(process.execPath, [join(here, '..', 'agent', 'main.ts'), 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
+    const e2eMs = performance.now() - c0;
+    const mb = statSync(saved).size / 2 ** 20;
+    console.log(`${n} services x ${endpoints} endpoints: ${m.lines} lines, ${mb.toFixed(1)} MB`);
+    console.log(`  iptables-legacy-save ${legacyMs} ms, iptables-nft-save ${nftMs} ms (baselines)`);
+    console.log(`  parse ${m.parseMs?.toFixed(0)} ms + diff ${m.diffMs?.toFixed(0)} ms = ${m.parseDiffMs?.toFixed(0)} ms (${((m.linesPerSecond ?? 0) / 1e6).toFixed(2)} M lines/s), ${(Number(m.parseDiffMs) / legacyMs).toFixed(2)}x legacy-save; peak RSS ${m.maxRssMB} MB (${m.rssBeforeMB} MB before the dump was read); verdict ${String(m.verdict) === 'in-sync' ? 'in-sync' : `drift?! ${m.findings}`}`);
+    console.log(`  check command end to end: ${e2eMs.toFixed(0)} ms (exit ${e2e.exitCode}), ${(e2eMs / legacyMs).toFixed(2)}x legacy-save`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
