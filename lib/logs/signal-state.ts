@@ -25,7 +25,7 @@ export interface ClassSignal {
   lastMatchAt: number;
   /** Matches within the current window (capped at activateCount). */
   recent: number;
-  /** Most severe severity seen while active (or in the last match when inactive). */
+  /** The worst severity since the class became active (or in the recent burst when inactive). */
   severity: string;
 }
 
@@ -38,6 +38,7 @@ export interface SignalTransition {
 
 interface ClassEntry {
   times: number[]; // last activateCount match times, oldest first
+  severities: string[]; // their severities
   active: boolean;
   activeSince: number | undefined;
   lastMatchAt: number;
@@ -45,6 +46,7 @@ interface ClassEntry {
 }
 
 const RANK: Record<string, number> = { critical: 3, warning: 2, info: 1 };
+const worst = (a: string, b: string): string => ((RANK[b] ?? 0) > (RANK[a] ?? 0) ? b : a);
 
 /** Counters and active flags per class. */
 export class SignalState {
@@ -66,13 +68,19 @@ export class SignalState {
     this.#counts.set(match.class, byComponent);
     let entry = this.#classes.get(match.class);
     if (entry === undefined) {
-      entry = { times: [], active: false, activeSince: undefined, lastMatchAt: now, severity: match.severity };
+      entry = { times: [], severities: [], active: false, activeSince: undefined, lastMatchAt: now, severity: match.severity };
       this.#classes.set(match.class, entry);
     }
     entry.times.push(now);
-    if (entry.times.length > this.#config.activateCount) entry.times.shift();
+    entry.severities.push(match.severity);
+    if (entry.times.length > this.#config.activateCount) {
+      entry.times.shift();
+      entry.severities.shift();
+    }
     entry.lastMatchAt = now;
-    if (!entry.active || (RANK[match.severity] ?? 0) > (RANK[entry.severity] ?? 0)) entry.severity = match.severity;
+    // Inactive: the worst of the recent burst. Active: the worst since it became active.
+    if (entry.active) entry.severity = worst(entry.severity, match.severity);
+    else entry.severity = entry.severities.reduce(worst);
     if (!entry.active && entry.times.length >= this.#config.activateCount && now - entry.times[0]! <= this.#config.windowMs) {
       entry.active = true;
       entry.activeSince = now;
@@ -90,6 +98,7 @@ export class SignalState {
         entry.active = false;
         entry.activeSince = undefined;
         entry.times = [];
+        entry.severities = [];
         out.push({ class: cls, active: false, at: now });
       }
     }
