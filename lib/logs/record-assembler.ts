@@ -51,12 +51,19 @@ export class RecordAssembler {
   #block: Pending | undefined; // klog `=<` block being joined
   #lastEnd: number; // offset just past the last line pushed
   #pendingStart: number; // offset where the oldest pending physical line starts
+  #pendingStartLine: number; // lines before it
 
   constructor(options: AssemblerOptions & { startLine?: number; startOffset?: number }) {
     this.#options = options;
     this.#lineNo = options.startLine ?? 0;
     this.#lastEnd = options.startOffset ?? 0;
     this.#pendingStart = this.#lastEnd;
+    this.#pendingStartLine = this.#lineNo;
+  }
+
+  /** Physical lines before safeOffset (a resumed reader starts numbering after them). */
+  get safeLine(): number {
+    return this.hasPending ? this.#pendingStartLine : this.#lineNo;
   }
 
   /** Offset up to which all lines were handed out in records. */
@@ -76,7 +83,10 @@ export class RecordAssembler {
 
   /** Feeds one physical line; returns the records it completed (0, 1 or 2). */
   push(split: SplitLine): AssembledRecord[] {
-    if (!this.hasPending) this.#pendingStart = this.#lastEnd;
+    if (!this.hasPending) {
+      this.#pendingStart = this.#lastEnd;
+      this.#pendingStartLine = this.#lineNo;
+    }
     this.#lastEnd = split.end;
     this.#lineNo += 1;
     const wrapped = decodeWrapper(split.text);
