@@ -73,6 +73,17 @@ export const ERROR_CODES = {
   DPS_ERR_INTERNAL: 'This is a bug: please report it with the input that caused it.',
 
   // ---- LOGS (log sources and rules; lib/logs) ----
+  DPS_ERR_LOGS_RULE_INVALID: 'Fix or remove the named rule in the config file: it needs id, class, severity (critical|warning|info), components and a valid JavaScript regular expression.',
+  DPS_ERR_LOGS_CONFIG_INVALID: 'Fix the `logs` section of the config file; docs/log-signals.md lists every option with its type and default.',
+  DPS_ERR_LOGS_SOURCE_MISSING: 'Nothing to do if the component is not installed yet: the path is watched until it appears. Otherwise check the hostPath mounts of the DaemonSet.',
+  DPS_ERR_LOGS_PERMISSION: 'Run the agent with read access to the host log directories (root, or a hostPath mount readable by its user).',
+  DPS_ERR_LOGS_NOT_A_FILE: 'The configured path is a directory (or another non-file): point the source at the log file, or at a glob.',
+  DPS_ERR_LOGS_READ: 'Check the file system holding the logs; the source is retried.',
+  DPS_ERR_LOGS_GZIP: 'The rotated .gz file is corrupt or still being written; its lines could not all be read.',
+  DPS_ERR_LOGS_STATE_CORRUPT: 'The read-position state file is not valid JSON of the expected shape: it was ignored and will be rewritten. Delete it to silence this.',
+  DPS_ERR_LOGS_STATE_OTHER_NODE: 'The state file was written on another node (hostPath reused or copied): it was ignored and will be rewritten.',
+  DPS_ERR_LOGS_STATE_WRITE: 'Check that the state directory (default /var/lib/dataplane-sentinel) is a writable hostPath; read positions are kept in memory meanwhile.',
+  DPS_ERR_LOGS_JOURNAL: 'Check that journalctl is installed in the image and that /var/log/journal and /run/log/journal are mounted; the journal follower is restarted with backoff.',
 
   // ---- KUBE (API access and node reporting; lib/kube) ----
 
