@@ -86,6 +86,11 @@ export const ERROR_CODES = {
   DPS_ERR_LOGS_JOURNAL: 'Check that journalctl is installed in the image and that /var/log/journal and /run/log/journal are mounted; the journal follower is restarted with backoff.',
 
   // ---- KUBE (API access and node reporting; lib/kube) ----
+  DPS_ERR_KUBE_CONFIG: 'Pass --api-server https://HOST:6443 (a direct address, not the `kubernetes` Service), mount the host kubeconfig, or run in a pod with a service account.',
+  DPS_ERR_KUBE_UNREACHABLE: 'Check the API server address and the network path from this node (firewall, the API server itself); the agent keeps its last view meanwhile.',
+  DPS_ERR_KUBE_FORBIDDEN: 'Apply deploy/base/rbac.yaml and deploy/base/admission-policy.yaml, and check the DaemonSet uses the dataplane-sentinel service account.',
+  DPS_ERR_KUBE_PATCH_FAILED: 'The node patch was rejected or failed: check the API server logs and the admission policy; the reporter retries.',
+  DPS_ERR_KUBE_OPTIONS: 'Fix the named option; see docs/kubernetes.md for valid values and defaults.',
 
   // ---- AGENT (config, scheduling, HTTP; agent/) ----
 } as const;
