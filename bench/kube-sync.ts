@@ -4,7 +4,7 @@
  * 127.0.0.1 (its memory is not counted). Reports sync time, RSS (peak and after sync), and the
  * steady-state heap retained by the view against the size of the kept (trimmed) objects.
  *
- *   node bench/kube-sync.ts [SERVICES] [ENDPOINTS_PER_SERVICE]
+ *   node bench/kube-sync.ts [SERVICES] [ENDPOINTS_PER_SERVICE] [PAGE_SIZE]
  *
  * Targets (issue "Kubernetes: watch the API…"): sync ≤ 10 s, RSS ≤ 250 MB, retained ≤ 1.5 × kept.
  * Writes bench/out/kube-sync.json.
@@ -31,6 +31,7 @@ const mb = (b: number): number => Math.round((b / 1024 / 1024) * 10) / 10;
 
 const services = Number(process.argv[2] ?? 10_000);
 const perService = Number(process.argv[3] ?? 10);
+const pageSize = Number(process.argv[4] ?? 500);
 
 // The server, in its own process.
 const child = spawn(process.execPath, [new URL('../test/helpers/kube-fake-apiserver-main.ts', import.meta.url).pathname, String(services), String(perService)], {
@@ -49,7 +50,7 @@ try {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
 
   const start = performance.now();
-  const view = createClusterView({ api, nodeName: 'node-1', log: silentLogger, clock: systemClock });
+  const view = createClusterView({ api, nodeName: 'node-1', log: silentLogger, clock: systemClock, pageSize });
   view.start();
   await view.waitForSync();
   const syncMs = performance.now() - start;
