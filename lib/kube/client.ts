@@ -139,9 +139,44 @@ function callOptions(signal: AbortSignal | undefined, contentType?: string): k8s
   return { middleware: [mw], middlewareMergeStrategy: 'append' };
 }
 
-// A list response → page.
-function toPage(list: { items?: unknown[]; metadata?: { resourceVersion?: string; _continue?: string } }): ListPage {
-  return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '', continueToken: list.metadata?._continue || undefined };
+// A raw list response body → page.
+function toPage(list: { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } }): ListPage {
+  return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '', continueToken: list.metadata?.continue || undefined };
+}
+
+/**
+ * A paged list through the client's own request machinery (RequestContext, authentication,
+ * TLS dispatcher, IsomorphicFetchHttpLibrary: what its generated APIs and its Watch use), but
+ * without the generated deserializer: that builds a typed model object (Dates included) for
+ * every field of every item, only for us to drop most of them. Measured on 10k Services /
+ * 100k endpoints: ~25% faster and ~40 MB less peak RSS (bench/kube-sync.ts).
+ */
+function rawList(kc: k8s.KubeConfig, http: k8s.HttpLibrary, path: string, fieldSelector?: string): ListFn {
+  return async (r) => {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw agentError('DPS_ERR_KUBE_CONFIG', 'Expected a current cluster in the client configuration, found none.');
+    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    url.searchParams.set('limit', String(r.limit));
+    if (r.continueToken !== undefined) url.searchParams.set('continue', r.continueToken);
+    if (r.resourceVersion !== undefined) url.searchParams.set('resourceVersion', r.resourceVersion);
+    if (fieldSelector !== undefined) url.searchParams.set('fieldSelector', fieldSelector);
+    const ctx = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET);
+    ctx.setHeaderParam('Accept', 'application/json');
+    await kc.applySecurityAuthentication(ctx);
+    ctx.setSignal(r.signal);
+    const res = await http.send(ctx).toPromise();
+    const text = await res.body.text();
+    if (res.httpStatusCode !== 200) {
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new k8s.ApiException(res.httpStatusCode, `list ${path} failed`, body, res.headers);
+    }
+    return toPage(JSON.parse(text) as Parameters<typeof toPage>[0]);
+  };
 }
 
 /** Options of {@link createKubeApi}. */
@@ -153,20 +188,15 @@ export interface KubeApiOptions {
 /** The real API calls over a client configuration. */
 export function createKubeApi(kc: k8s.KubeConfig, options: KubeApiOptions = {}): KubeApi {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  const http = new k8s.IsomorphicFetchHttpLibrary();
   const watch = new k8s.Watch(kc);
   // The client's own connect/inactivity timer (private in its typings, public at run time):
   // a watch that receives nothing (not even a bookmark) for this long is aborted.
   (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchInactivityMs ?? 90_000;
   return {
-    listServices: (r) =>
-      core.listServiceForAllNamespaces({ limit: r.limit, _continue: r.continueToken, resourceVersion: r.resourceVersion }, callOptions(r.signal)).then(toPage),
-    listEndpointSlices: (r) =>
-      discovery
-        .listEndpointSliceForAllNamespaces({ limit: r.limit, _continue: r.continueToken, resourceVersion: r.resourceVersion }, callOptions(r.signal))
-        .then(toPage),
-    listNodes: (fieldSelector) => (r) =>
-      core.listNode({ limit: r.limit, _continue: r.continueToken, resourceVersion: r.resourceVersion, fieldSelector }, callOptions(r.signal)).then(toPage),
+    listServices: rawList(kc, http, '/api/v1/services'),
+    listEndpointSlices: rawList(kc, http, '/apis/discovery.k8s.io/v1/endpointslices'),
+    listNodes: (fieldSelector) => rawList(kc, http, '/api/v1/nodes', fieldSelector),
     watch,
     readNode: (name, signal) => core.readNode({ name }, callOptions(signal)),
     patchNodeStatus: (name, patch, signal) =>

@@ -91,7 +91,9 @@ export function createClusterView(o: ClusterViewOptions): ClusterView {
       changedAt.delete(k);
     }
   };
+  // The first list says nothing about when objects changed: they are not put under grace.
   const onService = (c: StoreChange<TrimmedService>): void => {
+    if (c.initial) return;
     note(c.key, c.at);
     o.onChange?.();
   };
@@ -100,6 +102,7 @@ export function createClusterView(o: ClusterViewOptions): ClusterView {
     return svc === undefined ? undefined : `${s!.metadata.namespace}/${svc}`;
   };
   const onSlice = (c: StoreChange<TrimmedEndpointSlice>): void => {
+    if (c.initial) return;
     note(sliceService(c.current), c.at);
     const before = sliceService(c.previous);
     if (before !== sliceService(c.current)) note(before, c.at);

@@ -58,6 +58,8 @@ export interface StoreChange<T> {
   previous: T | undefined;
   current: T | undefined;
   at: number;
+  /** True for the first list: the objects are not new, the agent is (their change time is unknown). */
+  initial: boolean;
 }
 
 /** Options of {@link Informer}. */
@@ -333,19 +335,20 @@ export class Informer<T> {
   // Swaps in a freshly listed map and emits the per-key differences.
   #applyList(next: Map<string, T>, now: number): void {
     const prev = this.#store;
+    const initial = !this.#synced;
     this.#store = next;
     let changed = false;
     for (const [key, current] of next) {
       const previous = prev.get(key);
       if (previous === undefined || rvOf(previous) !== rvOf(current) || rvOf(current) === undefined) {
         changed = true;
-        this.#o.onChange?.({ key, previous, current, at: now });
+        this.#o.onChange?.({ key, previous, current, at: now, initial });
       }
     }
     for (const [key, previous] of prev) {
       if (!next.has(key)) {
         changed = true;
-        this.#o.onChange?.({ key, previous, current: undefined, at: now });
+        this.#o.onChange?.({ key, previous, current: undefined, at: now, initial });
       }
     }
     if (changed) this.#lastChangeAt = now;
@@ -448,7 +451,7 @@ export class Informer<T> {
         const current = deepFreeze(r.value);
         this.#store.set(r.key, current);
         this.#lastChangeAt = now;
-        this.#o.onChange?.({ key: r.key, previous, current, at: now });
+        this.#o.onChange?.({ key: r.key, previous, current, at: now, initial: false });
         break;
       }
       case 'DELETED': {
@@ -461,7 +464,7 @@ export class Informer<T> {
         if (previous !== undefined) {
           this.#store.delete(r.key);
           this.#lastChangeAt = now;
-          this.#o.onChange?.({ key: r.key, previous, current: undefined, at: now });
+          this.#o.onChange?.({ key: r.key, previous, current: undefined, at: now, initial: false });
         }
         break;
       }

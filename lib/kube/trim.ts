@@ -48,10 +48,9 @@ export const SLICE_LABELS = ['kubernetes.io/service-name'] as const;
 /** Node labels the checker reads. */
 export const NODE_LABELS = ['topology.kubernetes.io/zone'] as const;
 
-const SERVICE_SPEC_FIELDS = [
-  'type', 'clusterIP', 'clusterIPs', 'ipFamilies', 'externalIPs', 'loadBalancerSourceRanges',
-  'externalTrafficPolicy', 'internalTrafficPolicy', 'sessionAffinity', 'healthCheckNodePort', 'trafficDistribution',
-] as const;
+// Enum-like spec fields (few distinct values: interned) and per-Service ones (not interned).
+const SERVICE_SPEC_ENUMS = ['type', 'ipFamilies', 'externalTrafficPolicy', 'internalTrafficPolicy', 'sessionAffinity', 'trafficDistribution'] as const;
+const SERVICE_SPEC_UNIQUE = ['clusterIP', 'clusterIPs', 'externalIPs', 'loadBalancerSourceRanges', 'healthCheckNodePort'] as const;
 
 function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -118,7 +117,7 @@ export function trimService(obj: unknown, interner?: Interner): TrimResult<Trimm
   if (labels) metadata.labels = labels;
 
   const specIn = src['spec'];
-  const spec = pick(specIn, SERVICE_SPEC_FIELDS, interner);
+  const spec = { ...pick(specIn, SERVICE_SPEC_UNIQUE), ...pick(specIn, SERVICE_SPEC_ENUMS, interner) };
   if (isObj(specIn)) {
     const ports = mapArray(specIn['ports'], (p) => pick(p, ['name', 'protocol', 'port', 'nodePort'], interner));
     if (ports) spec['ports'] = ports;
@@ -130,7 +129,7 @@ export function trimService(obj: unknown, interner?: Interner): TrimResult<Trimm
   const out: TrimmedService = { metadata, spec };
   const status = src['status'];
   const lb = isObj(status) ? status['loadBalancer'] : undefined;
-  const ingress = isObj(lb) ? mapArray(lb['ingress'], (i) => pick(i, ['ip', 'ipMode'], interner)) : undefined;
+  const ingress = isObj(lb) ? mapArray(lb['ingress'], (i) => pick(i, ['ip', 'ipMode'])) : undefined;
   if (ingress && ingress.length > 0) out.status = { loadBalancer: { ingress: ingress as Obj[] } };
   return { ok: true, key: `${m.namespace}/${m.name}`, value: out };
 }
