@@ -124,9 +124,17 @@ export class FileFollower {
     }));
   }
 
-  /** Closes every open file; pending partial records are handed out. */
-  async close(): Promise<void> {
-    for (const reader of [...this.#draining, ...(this.#live === undefined ? [] : [this.#live])]) await this.#retire(reader);
+  /**
+   * Closes every open file. With `flush` (a file that went away) pending partial records are handed
+   * out; without it (agent shutdown) they are not, and the saved positions stay before them so the
+   * next start reads them whole.
+   */
+  async close(flush = true): Promise<void> {
+    for (const reader of [...this.#draining, ...(this.#live === undefined ? [] : [this.#live])]) {
+      if (flush) await this.#retire(reader);
+      else await reader.fh?.close().catch(() => undefined);
+    }
+    this.#draining = [];
     this.#live = undefined;
   }
 
