@@ -8,9 +8,9 @@
  * backends can be detected.
  */
 import { agentError } from '../errors.ts';
-import { buildRule, RuleSyntaxError } from './rule.ts';
+import { LazyChain, preview } from './chain.ts';
 import { tokenizeLine } from './tokenize.ts';
-import type { Backend, Chain, Counters, Rule, Ruleset, Table } from './types.ts';
+import type { Backend, Ruleset, Table } from './types.ts';
 
 /** The tables iptables knows. Anything else means the input is not a dump. */
 export const KNOWN_TABLES: ReadonlySet<string> = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
@@ -46,6 +46,7 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
   const sections: Section[] = [];
   let section: Section = newSection();
   let table: Table | undefined;
+  let lastChain: LazyChain | undefined;
   let lineNo = 0;
   let pos = 0;
   const len = text.length;
@@ -62,14 +63,31 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
     if (lineEnd - pos > MAX_LINE_LENGTH) {
       throw agentError('DPS_ERR_RULES_LINE_TOO_LONG', `Expected lines of at most ${MAX_LINE_LENGTH} characters, got ${lineEnd - pos}`, { where: `${source}:${lineNo}` });
     }
+    const first = text.charCodeAt(pos);
+    if (first === 45 /* - */ && text.charCodeAt(pos + 1) === 65 /* A */ && text.charCodeAt(pos + 2) === 32 && table !== undefined) {
+      // The hot path: `-A CHAIN ...`. Rules of one chain come together, so the chain is usually
+      // the previous one, found without slicing its name.
+      let chain = lastChain;
+      if (chain === undefined || !text.startsWith(chain.name, pos + 3) || text.charCodeAt(pos + 3 + chain.name.length) !== 32) {
+        const nameEnd = text.indexOf(' ', pos + 3);
+        const name = text.slice(pos + 3, nameEnd === -1 || nameEnd > lineEnd ? lineEnd : nameEnd);
+        chain = table.chains.get(name) as LazyChain | undefined;
+        if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${name}" which is not declared in table "${table.name}"`);
+        lastChain = chain;
+      }
+      const line = text.slice(pos, lineEnd);
+      pos = end + 1;
+      checkQuotes(line, fail);
+      (chain as LazyChain).add(line, lineNo);
+      section.ruleCount++;
+      continue;
+    }
     const line = text.slice(pos, lineEnd);
     pos = end + 1;
-    const first = line.charCodeAt(0);
+    lastChain = undefined;
 
     if (first === 45 /* - */ && line.charCodeAt(1) === 65 /* A */ && line.charCodeAt(2) === 32) {
-      if (table === undefined) fail('DPS_ERR_RULES_SYNTAX', 'Expected a table header (*filter, *nat, ...) before the first rule');
-      addRule(table as Table, line, lineNo, undefined, 0, section, fail);
-      continue;
+      fail('DPS_ERR_RULES_SYNTAX', 'Expected a table header (*filter, *nat, ...) before the first rule');
     }
     if (line.length === 0 || line.trim() === '') continue;
     if (first === 35 /* # */) {
@@ -115,26 +133,24 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
       if (m === null) fail('DPS_ERR_RULES_SYNTAX', `Expected a chain declaration ":CHAIN POLICY [packets:bytes]", got "${preview(line)}"`);
       const [, name = '', policy = '-', p, b] = m as RegExpExecArray;
       const counters = p === undefined ? undefined : { packets: Number(p), bytes: Number(b) };
-      const existing = t.chains.get(name);
+      const existing = t.chains.get(name) as LazyChain | undefined;
       if (existing === undefined) {
-        t.chains.set(name, { name, policy: policy === '-' ? undefined : policy, counters, line: lineNo, rules: [] });
+        t.chains.set(name, new LazyChain(name, policy === '-' ? undefined : policy, counters, lineNo, source));
       } else {
-        // restore input re-declares a chain to flush it
-        existing.rules.length = 0;
+        existing.flush(); // restore input re-declares a chain to flush it
       }
       continue;
     }
     if (first === 91 /* [ */) {
       // `iptables-save -c`: "[packets:bytes] -A CHAIN ..."
-      const space = line.indexOf(' ');
-      const m = COUNTERS_RE.exec(space === -1 ? line : line.slice(0, space));
-      if (m === null || !line.startsWith(' -A ', space)) fail('DPS_ERR_RULES_SYNTAX', `Expected "[packets:bytes] -A CHAIN ...", got "${preview(line)}"`);
-      const counters = { packets: Number(m?.[1]), bytes: Number(m?.[2]) };
-      addRule(t, line.slice(space + 1), lineNo, counters, 0, section, fail);
+      const m = /^\[\d+:\d+\] -A (\S+) /.exec(line);
+      if (m === null) fail('DPS_ERR_RULES_SYNTAX', `Expected "[packets:bytes] -A CHAIN ...", got "${preview(line)}"`);
+      addRule(t, (m as RegExpExecArray)[1] as string, line, lineNo, undefined, section, fail);
       continue;
     }
     if (line.startsWith('-I ')) {
-      addRule(t, line, lineNo, undefined, 1, section, fail);
+      const m = /^-I (\S+)(?: (\d+))?/.exec(line);
+      addRule(t, m?.[1] ?? '', line, lineNo, m?.[2] === undefined ? 0 : Number(m[2]) - 1, section, fail);
       continue;
     }
     if (line.startsWith('-X ')) {
@@ -144,12 +160,12 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
     }
     if (line.startsWith('-N ')) {
       const name = line.slice(3).trim();
-      if (!t.chains.has(name)) t.chains.set(name, { name, policy: undefined, counters: undefined, line: lineNo, rules: [] });
+      if (!t.chains.has(name)) t.chains.set(name, new LazyChain(name, undefined, undefined, lineNo, source));
       continue;
     }
     if (line.startsWith('-F')) {
       const name = line.slice(2).trim();
-      for (const chain of t.chains.values()) if (name === '' || chain.name === name) chain.rules.length = 0;
+      for (const chain of t.chains.values()) if (name === '' || chain.name === name) (chain as LazyChain).flush();
       continue;
     }
     fail('DPS_ERR_RULES_SYNTAX', `Expected a rule (-A CHAIN ...), chain (:CHAIN), table (*name) or COMMIT, got "${preview(line)}"`);
@@ -168,33 +184,27 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
 }
 
 function addRule(
-  table: Table, line: string, lineNo: number, counters: Counters | undefined, insert: number,
+  table: Table, chainName: string, line: string, lineNo: number, insertAt: number | undefined,
   section: Section, fail: (code: 'DPS_ERR_RULES_SYNTAX', message: string) => never,
 ): void {
-  const tokens = tokenizeLine(line);
-  if (tokens === undefined) fail('DPS_ERR_RULES_SYNTAX', `Unterminated quote in "${preview(line)}"`);
-  const { tokens: toks, quoted } = tokens as NonNullable<typeof tokens>;
-  const chainName = toks[1];
-  if (chainName === undefined) fail('DPS_ERR_RULES_SYNTAX', 'Rule without a chain name');
-  const chain: Chain | undefined = table.chains.get(chainName as string);
+  const chain = table.chains.get(chainName) as LazyChain | undefined;
   if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${chainName}" which is not declared in table "${table.name}"`);
-  let start = 2;
-  let position = 0;
-  if (insert === 1 && toks[2] !== undefined && /^\d+$/.test(toks[2])) {
-    position = Number(toks[2]) - 1;
-    start = 3;
-  }
-  let rule: Rule;
-  try {
-    rule = buildRule(chainName as string, lineNo, toks, start, quoted, counters);
-  } catch (error) {
-    if (error instanceof RuleSyntaxError) fail('DPS_ERR_RULES_SYNTAX', `Cannot read rule: ${error.message} in "${preview(line)}"`);
-    throw error;
-  }
-  const rules = (chain as Chain).rules;
-  if (insert === 1) rules.splice(position, 0, rule);
-  else rules.push(rule);
+  checkQuotes(line, fail);
+  (chain as LazyChain).add(line, lineNo, insertAt);
   section.ruleCount++;
+}
+
+// Cheap validation at parse time; the full structure is built (and checked) when first read.
+function checkQuotes(line: string, fail: (code: 'DPS_ERR_RULES_SYNTAX', message: string) => never): void {
+  if (line.indexOf('"') === -1 && line.indexOf("'") === -1) return;
+  if (line.indexOf('\\') === -1 && line.indexOf("'") === -1) {
+    let count = 0;
+    for (let i = line.indexOf('"'); i !== -1; i = line.indexOf('"', i + 1)) count++;
+    if (count % 2 === 0) return;
+  } else if (tokenizeLine(line) !== undefined) {
+    return;
+  }
+  fail('DPS_ERR_RULES_SYNTAX', `Unterminated quote in "${preview(line)}"`);
 }
 
 function newSection(): Section {
@@ -207,10 +217,6 @@ function backendOf(generator: string): Backend {
   return 'unknown';
 }
 
-function preview(line: string): string {
-  const shown = line.length > 80 ? `${line.slice(0, 77)}...` : line;
-  return shown.replace(/[^\x20-\x7e]/g, '?');
-}
 
 function lineAt(text: string, index: number): number {
   let n = 1;

@@ -69,7 +69,15 @@ export interface Chain {
   readonly counters: Counters | undefined;
   /** 1-based line of the declaration. */
   readonly line: number;
-  readonly rules: Rule[];
+  /**
+   * The rules' text as printed (`-A CHAIN ...`, or `[p:b] -A CHAIN ...` with counters), in order.
+   * Hot paths read facts from these directly ({@link ruleFacts}); `rules` has the full structure.
+   */
+  readonly texts: readonly string[];
+  /** 1-based line numbers of the rules, parallel to `texts`. */
+  readonly lineNumbers: readonly number[];
+  /** The rules, fully structured; parsed on first access (throws DPS_ERR_RULES_SYNTAX naming the line). */
+  readonly rules: readonly Rule[];
 }
 
 /** A table section `*name ... COMMIT`. */

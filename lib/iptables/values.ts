@@ -14,16 +14,25 @@ export interface Cidr {
 
 /** Parses an IPv4 address "sloppily" as kube-proxy does (leading zeros read as decimal). */
 export function parseIPv4(text: string): number[] | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  // hand-rolled: this runs for every endpoint address
   const out: number[] = [];
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out.push(n);
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i === text.length ? 46 : text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || value > 255 || out.length === 4) return undefined;
+      out.push(value);
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits++;
+    } else {
+      return undefined;
+    }
   }
-  return out;
+  return out.length === 4 ? out : undefined;
 }
 
 /** Parses an IPv6 address into 8 16-bit groups (IPv4-suffixed forms included). */

@@ -3,8 +3,10 @@
  * where they jump, how each service chain spreads new connections over endpoint chains, and where each
  * endpoint chain DNATs. Pure; values are compared canonically (addresses, marks, probabilities).
  */
-import { anyMatchOption, hasMatch, matchOption, targetOption } from '../iptables/rule.ts';
-import type { Chain, Rule, Ruleset } from '../iptables/types.ts';
+import { targetOption } from '../iptables/rule.ts';
+import { chainFacts, ruleFacts } from '../iptables/rule-facts.ts';
+import type { RuleFacts } from '../iptables/rule-facts.ts';
+import type { Chain, Ruleset } from '../iptables/types.ts';
 import { canonicalIP, parseCidr, parseMark, parseProbability } from '../iptables/values.ts';
 
 /** Rules indexed by what they match. */
@@ -13,19 +15,19 @@ export interface KubeIndex {
   readonly filter: ReadonlyMap<string, Chain>;
   readonly mangle: ReadonlyMap<string, Chain>;
   /** nat KUBE-SERVICES by `ip|proto|port`. */
-  readonly natServices: Map<string, Rule[]>;
+  readonly natServices: Map<string, RuleFacts[]>;
   /** nat KUBE-NODEPORTS by `proto|port`. */
-  readonly natNodePorts: Map<string, Rule[]>;
+  readonly natNodePorts: Map<string, RuleFacts[]>;
   /** filter KUBE-SERVICES by `ip|proto|port`. */
-  readonly filterServices: Map<string, Rule[]>;
+  readonly filterServices: Map<string, RuleFacts[]>;
   /** filter KUBE-EXTERNAL-SERVICES by `ip|proto|port`, NodePorts by `LOCAL|proto|port`. */
-  readonly filterExternal: Map<string, Rule[]>;
+  readonly filterExternal: Map<string, RuleFacts[]>;
   /** filter KUBE-PROXY-FIREWALL by `ip|proto|port`. */
-  readonly filterFirewall: Map<string, Rule[]>;
+  readonly filterFirewall: Map<string, RuleFacts[]>;
   /** filter KUBE-NODEPORTS by `proto|port`. */
-  readonly filterNodePorts: Map<string, Rule[]>;
+  readonly filterNodePorts: Map<string, RuleFacts[]>;
   /** Rules of those chains the index could not key (e.g. no destination): checked as stale. */
-  readonly unkeyed: Rule[];
+  readonly unkeyed: RuleFacts[];
 }
 
 /** Empty chains map for a missing table. */
@@ -41,47 +43,43 @@ export function indexKubeRules(ruleset: Ruleset): KubeIndex {
     natServices: new Map(), natNodePorts: new Map(), filterServices: new Map(),
     filterExternal: new Map(), filterFirewall: new Map(), filterNodePorts: new Map(), unkeyed: [],
   };
-  const add = (map: Map<string, Rule[]>, key: string | undefined, rule: Rule): void => {
+  const add = (map: Map<string, RuleFacts[]>, key: string | undefined, rule: RuleFacts): void => {
     if (key === undefined) { index.unkeyed.push(rule); return; }
     const list = map.get(key);
     if (list === undefined) map.set(key, [rule]);
     else list.push(rule);
   };
-  for (const rule of nat.get('KUBE-SERVICES')?.rules ?? []) {
+  for (const rule of chainFacts(nat.get('KUBE-SERVICES'))) {
     if (rule.target === 'KUBE-NODEPORTS') continue;
     add(index.natServices, addressKey(rule), rule);
   }
-  for (const rule of nat.get('KUBE-NODEPORTS')?.rules ?? []) add(index.natNodePorts, portKey(rule), rule);
-  for (const rule of filter.get('KUBE-SERVICES')?.rules ?? []) add(index.filterServices, addressKey(rule), rule);
-  for (const rule of filter.get('KUBE-EXTERNAL-SERVICES')?.rules ?? []) {
-    const local = matchOption(rule, 'addrtype', 'dst-type');
-    if (rule.destination === undefined && local !== undefined && !local.negated && local.values[0] === 'LOCAL') {
+  for (const rule of chainFacts(nat.get('KUBE-NODEPORTS'))) add(index.natNodePorts, portKey(rule), rule);
+  for (const rule of chainFacts(filter.get('KUBE-SERVICES'))) add(index.filterServices, addressKey(rule), rule);
+  for (const rule of chainFacts(filter.get('KUBE-EXTERNAL-SERVICES'))) {
+    if (rule.destination === undefined && rule.dstTypeLocal) {
       const pk = portKey(rule);
       add(index.filterExternal, pk === undefined ? undefined : `LOCAL|${pk}`, rule);
     } else {
       add(index.filterExternal, addressKey(rule), rule);
     }
   }
-  for (const rule of filter.get('KUBE-PROXY-FIREWALL')?.rules ?? []) add(index.filterFirewall, addressKey(rule), rule);
-  for (const rule of filter.get('KUBE-NODEPORTS')?.rules ?? []) add(index.filterNodePorts, portKey(rule), rule);
+  for (const rule of chainFacts(filter.get('KUBE-PROXY-FIREWALL'))) add(index.filterFirewall, addressKey(rule), rule);
+  for (const rule of chainFacts(filter.get('KUBE-NODEPORTS'))) add(index.filterNodePorts, portKey(rule), rule);
   return index;
 }
 
 /** `proto|port` of a rule matching `-p proto --dport port`. */
-export function portKey(rule: Rule): string | undefined {
-  const proto = rule.protocol;
-  const dport = anyMatchOption(rule, 'dport');
-  if (proto === undefined || proto.negated || dport === undefined || dport.negated) return undefined;
-  const port = dport.values[0];
-  if (port === undefined || !/^\d+$/.test(port)) return undefined;
-  return `${proto.value.toLowerCase()}|${Number(port)}`;
+export function portKey(rule: RuleFacts): string | undefined {
+  const port = rule.dport;
+  if (rule.protocol === undefined || port === undefined || !/^\d+$/.test(port)) return undefined;
+  return `${rule.protocol.toLowerCase()}|${Number(port)}`;
 }
 
 /** `ip|proto|port` of a rule matching `-d ip -p proto --dport port`. */
-export function addressKey(rule: Rule): string | undefined {
+export function addressKey(rule: RuleFacts): string | undefined {
   const dst = rule.destination;
-  if (dst === undefined || dst.negated) return undefined;
-  const ip = hostAddress(dst.value);
+  if (dst === undefined || rule.destinationNegated) return undefined;
+  const ip = hostAddress(dst);
   const pk = portKey(rule);
   if (ip === undefined || pk === undefined) return undefined;
   return `${ip}|${pk}`;
@@ -99,7 +97,8 @@ export interface Spread {
   readonly sep: string;
   /** Share of new connections (without affinity) this rule takes, 0..1. */
   readonly share: number;
-  readonly rule: Rule;
+  /** Line of the rule in the dump. */
+  readonly line: number;
 }
 
 /** How a KUBE-SVC/KUBE-SVL chain distributes traffic. */
@@ -109,7 +108,7 @@ export interface ServiceChainView {
   /** Endpoint chain → `--seconds` of its `recent --rcheck` affinity rule. */
   readonly affinity: ReadonlyMap<string, number>;
   /** Masquerade rules (`-j KUBE-MARK-MASQ`) in the chain. */
-  readonly masqRules: readonly Rule[];
+  readonly masqRules: readonly RuleFacts[];
 }
 
 /** Reads a KUBE-SVC/SVL chain: the probability cascade and the affinity rules. */
@@ -118,25 +117,31 @@ export function readServiceChain(index: KubeIndex, name: string): ServiceChainVi
   if (chain === undefined) return { exists: false, spreads: [], affinity: new Map(), masqRules: [] };
   const spreads: Spread[] = [];
   const affinity = new Map<string, number>();
-  const masqRules: Rule[] = [];
+  const masqRules: RuleFacts[] = [];
   let remaining = 1;
-  for (const rule of chain.rules) {
+  const texts = chain.texts;
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i] as string;
+    // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
+    const j = text.lastIndexOf(' -j KUBE-SEP-');
+    if (j !== -1 && text.indexOf(' ', j + 4) === -1 && text.indexOf('\\') === -1 && text.indexOf(' -m recent') === -1) {
+      const target = text.slice(j + 4);
+      const at = text.indexOf(' --probability ');
+      const p = at === -1 ? 1 : parseProbability(text.slice(at + 15, text.indexOf(' ', at + 15))) ?? 1;
+      spreads.push({ sep: target, share: remaining * p, line: chain.lineNumbers[i] ?? 0 });
+      remaining *= 1 - p;
+      continue;
+    }
+    const rule = ruleFacts(chain.name, text, chain.lineNumbers[i] ?? 0);
     const target = rule.target;
     if (target === 'KUBE-MARK-MASQ') { masqRules.push(rule); continue; }
     if (target === undefined || !target.startsWith('KUBE-SEP-')) continue;
-    const rcheck = matchOption(rule, 'recent', 'rcheck');
-    if (rcheck !== undefined) {
-      const seconds = matchOption(rule, 'recent', 'seconds')?.values[0];
-      affinity.set(target, seconds === undefined ? 0 : Number(seconds));
+    if (rule.recentCheck) {
+      affinity.set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
       continue;
     }
-    let p = 1;
-    if (hasMatch(rule, 'statistic')) {
-      const prob = matchOption(rule, 'statistic', 'probability');
-      const parsed = prob === undefined ? undefined : parseProbability(prob.values[0] ?? '');
-      p = parsed ?? 1;
-    }
-    spreads.push({ sep: target, share: remaining * p, rule });
+    const p = rule.probability === undefined ? 1 : parseProbability(rule.probability) ?? 1;
+    spreads.push({ sep: target, share: remaining * p, line: rule.line });
     remaining *= 1 - p;
   }
   return { exists: true, spreads, affinity, masqRules };
@@ -160,12 +165,28 @@ export function readEndpointChain(index: KubeIndex, name: string): EndpointChain
   let dnat: string | undefined;
   let masq = false;
   let recentSet = false;
-  for (const rule of chain.rules) {
-    if (rule.target === 'KUBE-MARK-MASQ' && rule.source !== undefined && !rule.source.negated) masq = true;
+  const texts = chain.texts;
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i] as string;
+    if (text.indexOf('\\') === -1 && text.indexOf("'") === -1) {
+      // Fast path: the two lines kube-proxy writes (hairpin masquerade, DNAT).
+      if (text.endsWith(' -j KUBE-MARK-MASQ')) {
+        if (text.indexOf(' -s ') !== -1 && text.indexOf(' ! -s ') === -1) masq = true;
+        continue;
+      }
+      const d = text.indexOf(' -j DNAT --to-destination ');
+      if (d !== -1) {
+        const end = text.indexOf(' ', d + 26);
+        if (dnat === undefined) dnat = canonicalEndpoint(text.slice(d + 26, end === -1 ? text.length : end));
+        if (text.indexOf(' -m recent ') !== -1 && / --set( |$)/.test(text)) recentSet = true;
+        continue;
+      }
+    }
+    const rule = ruleFacts(chain.name, text, chain.lineNumbers[i] ?? 0);
+    if (rule.target === 'KUBE-MARK-MASQ' && rule.source !== undefined && !rule.sourceNegated) masq = true;
     else if (rule.target === 'DNAT') {
-      const to = targetOption(rule, 'to-destination')?.values[0];
-      if (to !== undefined && dnat === undefined) dnat = canonicalEndpoint(to);
-      if (matchOption(rule, 'recent', 'set') !== undefined) recentSet = true;
+      if (rule.toDestination !== undefined && dnat === undefined) dnat = canonicalEndpoint(rule.toDestination);
+      if (rule.recentSet) recentSet = true;
     }
   }
   return { exists: true, dnat, masq, recentSet };

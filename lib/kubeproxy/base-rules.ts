@@ -69,7 +69,7 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
       missing('filter/KUBE-FORWARD', 'KUBE-FORWARD does not accept established connections');
     }
   }
-  if (options.needNodePorts && index.nat.has('KUBE-SERVICES') && !(index.nat.get('KUBE-SERVICES')?.rules ?? []).some((r) => r.target === 'KUBE-NODEPORTS')) {
+  if (options.needNodePorts && index.nat.has('KUBE-SERVICES') && !(index.nat.get('KUBE-SERVICES')?.texts ?? []).some((text) => text.endsWith(' -j KUBE-NODEPORTS'))) {
     // kube-proxy omits this jump when nodePortAddresses matches no address of the node, so it is a warning
     out.push({
       kind: 'missing-base-rules', severity: 'warning', service: undefined, port: undefined, protocol: undefined, endpoint: undefined,

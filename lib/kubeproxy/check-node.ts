@@ -77,7 +77,7 @@ export function checkNode(input: NodeCheckInput): NodeCheckResult {
 export function kubeRuleCount(ruleset: Ruleset): number {
   let n = 0;
   for (const table of ['nat', 'filter']) {
-    for (const chain of ruleset.tables.get(table)?.chains.values() ?? []) if (chain.name.startsWith('KUBE-')) n += chain.rules.length;
+    for (const chain of ruleset.tables.get(table)?.chains.values() ?? []) if (chain.name.startsWith('KUBE-')) n += chain.texts.length;
   }
   return n;
 }
@@ -104,8 +104,8 @@ function chooseRuleset(rulesets: readonly Ruleset[], family: 4 | 6): { ruleset: 
 }
 
 function detectOtherProxyMode(index: KubeIndex, ruleset: Ruleset): void {
-  const services = index.nat.get('KUBE-SERVICES')?.rules ?? [];
-  const ipvs = services.some((r) => r.matches.some((m) => m.module === 'set' && m.options.some((o) => o.values.some((v) => v.startsWith('KUBE-CLUSTER-IP')))));
+  const services = index.nat.get('KUBE-SERVICES')?.texts ?? [];
+  const ipvs = services.some((text) => text.includes('--match-set KUBE-CLUSTER-IP'));
   if (ipvs || index.nat.has('KUBE-LOAD-BALANCER')) {
     throw agentError('DPS_ERR_RULES_PROXY_MODE', 'kube-proxy runs in ipvs mode on this node (ipset matches in KUBE-SERVICES); only iptables mode is checked', { where: ruleset.source });
   }

@@ -4,7 +4,8 @@
  * external IPs, LoadBalancer IPs, NodePort), where does a new connection go? Rule order across
  * services, comments, counters and the exact text are ignored. Pure.
  */
-import type { Rule } from '../iptables/types.ts';
+import type { RuleFacts } from '../iptables/rule-facts.ts';
+import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
 import { PER_SERVICE_PREFIXES } from './chain-names.ts';
 import type { KubeIndex, ServiceChainView, EndpointChainView } from './actual.ts';
@@ -29,7 +30,7 @@ interface Where {
 export function diffServicePorts(expected: readonly ExpectedServicePort[], index: KubeIndex, family: 4 | 6): { findings: Finding[]; stats: DiffStats } {
   const fam = family === 4 ? 'IPv4' : 'IPv6';
   const findings: Finding[] = [];
-  const consumed = new Set<Rule>();
+  const consumed = new Set<RuleFacts>();
   const visited = new Set<string>();
   const svcCache = new Map<string, ServiceChainView>();
   const sepCache = new Map<string, EndpointChainView>();
@@ -46,7 +47,7 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
     if (v === undefined) { v = readEndpointChain(index, name); sepCache.set(name, v); visited.add(name); }
     return v;
   };
-  const take = (map: Map<string, Rule[]>, key: string): Rule[] => {
+  const take = (map: Map<string, RuleFacts[]>, key: string): RuleFacts[] => {
     const rules = map.get(key);
     if (rules === undefined) return [];
     for (const r of rules) consumed.add(r);
@@ -145,7 +146,7 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
     };
 
     // A filter-table REJECT/DROP for a target that must (not) be blocked.
-    const checkBlock = (rules: Rule[], shouldBlock: boolean, chain: string, entry: string): void => {
+    const checkBlock = (rules: RuleFacts[], shouldBlock: boolean, chain: string, entry: string): void => {
       const blocking = rules.filter((r) => r.target === 'REJECT' || r.target === 'DROP');
       if (shouldBlock && blocking.length === 0) {
         report('missing-reject', `${entry} has no usable endpoints${sp.hasEndpoints ? ' on this node' : ''}, but new connections are not rejected (no ${sp.hasEndpoints ? 'DROP' : 'REJECT'} in ${chain})`, { chain });
@@ -154,7 +155,7 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
       }
     };
     // A nat capture rule (KUBE-SERVICES / KUBE-NODEPORTS) for an address.
-    const checkCapture = (rules: Rule[], want: string | undefined, chain: string, entry: string): string | undefined => {
+    const checkCapture = (rules: RuleFacts[], want: string | undefined, chain: string, entry: string): string | undefined => {
       const jump = rules.find((r) => r.target !== undefined && r.target.startsWith('KUBE-'));
       if (want === undefined) {
         if (jump !== undefined) {
@@ -191,7 +192,7 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
         report('missing-service', `${entry} jumps to ${chain}, which does not exist`, { chain: `nat/${chain}` });
         return;
       }
-      const unconditional = ext.rules.filter((r) => r.source === undefined && r.inInterface === undefined && !r.matches.some((m) => m.module === 'addrtype'));
+      const unconditional = chainFacts(ext).filter((r) => r.source === undefined && r.inInterface === undefined && !r.addrtype);
       if (!sp.externalLocal && !unconditional.some((r) => r.target === 'KUBE-MARK-MASQ')) {
         report('missing-masquerade', `${chain} does not masquerade external traffic (externalTrafficPolicy Cluster)`, { chain: `nat/${chain}` });
       }
@@ -218,9 +219,9 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
         return;
       }
       const allowed = new Set<string>();
-      for (const r of fw.rules) {
-        if (r.target !== sp.extChain || r.source === undefined || r.source.negated) continue;
-        allowed.add(canonicalCidr(r.source.value) ?? r.source.value);
+      for (const r of chainFacts(fw)) {
+        if (r.target !== sp.extChain || r.source === undefined || r.sourceNegated) continue;
+        allowed.add(canonicalCidr(r.source) ?? r.source);
       }
       const lbHosts = new Set(sp.loadBalancerIPs.map((ip) => canonicalCidr(ip) ?? ip));
       const want = new Set(sp.sourceRanges);
@@ -245,7 +246,7 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
 
     // 2-4. External IPs, LoadBalancer IPs, NodePort
     const lbChain = sp.usesFirewall ? sp.fwChain : sp.extChain;
-    const external: { entry: string; nat: Rule[]; filterKey: string; want: string }[] = [];
+    const external: { entry: string; nat: RuleFacts[]; filterKey: string; want: string }[] = [];
     for (const ip of sp.externalIPs) {
       const key = `${ip}|${sp.protocol}|${sp.port}`;
       external.push({ entry: `external IP ${ipPort(ip, sp.port)}/${sp.protocol}`, nat: take(index.natServices, key), filterKey: key, want: sp.extChain });
@@ -285,15 +286,15 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
 }
 
 /** Rules in kube-proxy's entry chains that no expected service port accounts for. */
-function staleRules(index: KubeIndex, consumed: ReadonlySet<Rule>, family: 'IPv4' | 'IPv6'): Finding[] {
+function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, family: 'IPv4' | 'IPv6'): Finding[] {
   const out: Finding[] = [];
-  const groups: [string, Iterable<Rule[]>][] = [
+  const groups: [string, Iterable<RuleFacts[]>][] = [
     ['nat/KUBE-SERVICES', index.natServices.values()], ['nat/KUBE-NODEPORTS', index.natNodePorts.values()],
     ['filter/KUBE-SERVICES', index.filterServices.values()], ['filter/KUBE-EXTERNAL-SERVICES', index.filterExternal.values()],
     ['filter/KUBE-PROXY-FIREWALL', index.filterFirewall.values()], ['filter/KUBE-NODEPORTS', index.filterNodePorts.values()],
   ];
   const seen = new Set<string>();
-  const emit = (chain: string, rule: Rule): void => {
+  const emit = (chain: string, rule: RuleFacts): void => {
     const sp = commentServicePort(rule.comment);
     const [service, port] = sp === undefined ? [undefined, undefined] : splitServicePort(sp);
     const what = describeRule(rule);
@@ -301,7 +302,7 @@ function staleRules(index: KubeIndex, consumed: ReadonlySet<Rule>, family: 'IPv4
     if (seen.has(key)) return;
     seen.add(key);
     out.push({
-      kind: 'stale-service', severity: 'error', service, port, protocol: rule.protocol?.value.toLowerCase(),
+      kind: 'stale-service', severity: 'error', service, port, protocol: rule.protocol?.toLowerCase(),
       endpoint: undefined, chain, family,
       message: sp === undefined
         ? `${chain} line ${rule.line} (${what}) matches no service port in the API`
@@ -319,18 +320,24 @@ function staleRules(index: KubeIndex, consumed: ReadonlySet<Rule>, family: 'IPv4
 
 /** Per-service chains that exist but that no rule jumps to. */
 function staleChains(index: KubeIndex, visited: ReadonlySet<string>, family: 'IPv4' | 'IPv6'): Finding[] {
-  const referenced = new Set<string>();
-  for (const chain of index.nat.values()) for (const r of chain.rules) if (r.target !== undefined) referenced.add(r.target);
-  const out: Finding[] = [];
+  const candidates = new Set<string>();
   for (const name of index.nat.keys()) {
-    if (visited.has(name) || referenced.has(name)) continue;
-    if (!PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) continue;
-    out.push({
-      kind: 'stale-chain', severity: 'warning', service: undefined, port: undefined, protocol: undefined,
-      endpoint: undefined, chain: `nat/${name}`, family, message: `${name} exists but no rule jumps to it`,
-    });
+    if (!visited.has(name) && PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) candidates.add(name);
   }
-  return out;
+  if (candidates.size === 0) return [];
+  // Only when there are candidates: which chains does any rule jump to?
+  for (const chain of index.nat.values()) {
+    for (const text of chain.texts) {
+      const j = text.lastIndexOf(' -j ');
+      if (j === -1) continue;
+      const end = text.indexOf(' ', j + 4);
+      candidates.delete(text.slice(j + 4, end === -1 ? text.length : end));
+    }
+  }
+  return [...candidates].map((name) => ({
+    kind: 'stale-chain', severity: 'warning', service: undefined, port: undefined, protocol: undefined,
+    endpoint: undefined, chain: `nat/${name}`, family, message: `${name} exists but no rule jumps to it`,
+  }));
 }
 
 /** Splits `ns/svc:port` into [`ns/svc`, `port`]. */
@@ -339,11 +346,11 @@ export function splitServicePort(name: string): [string, string | undefined] {
   return colon === -1 ? [name, undefined] : [name.slice(0, colon), name.slice(colon + 1)];
 }
 
-function describeRule(rule: Rule): string {
+function describeRule(rule: RuleFacts): string {
   const parts: string[] = [];
-  if (rule.destination !== undefined) parts.push(`-d ${rule.destination.value}`);
-  if (rule.protocol !== undefined) parts.push(`-p ${rule.protocol.value}`);
-  for (const m of rule.matches) for (const o of m.options) if (o.name === 'dport') parts.push(`--dport ${o.values.join(' ')}`);
+  if (rule.destination !== undefined) parts.push(`-d ${rule.destination}`);
+  if (rule.protocol !== undefined) parts.push(`-p ${rule.protocol}`);
+  if (rule.dport !== undefined) parts.push(`--dport ${rule.dport}`);
   if (rule.target !== undefined) parts.push(`-j ${rule.target}`);
   return parts.join(' ');
 }
@@ -369,8 +376,8 @@ function closestSet(sets: readonly (readonly ExpectedEndpoint[])[], actual: Read
  */
 function inferClusterIPMasquerade(index: KubeIndex): boolean {
   for (const [name, chain] of index.nat) {
-    if (!name.startsWith('KUBE-SVC-') && !name.startsWith('KUBE-SVL-')) continue;
-    const first = chain.rules[0];
+    if (!name.startsWith('KUBE-SVC-') && !name.startsWith('KUBE-SVL-') || chain.texts.length === 0) continue;
+    const first = chainRuleFacts(chain, 0);
     if (first !== undefined && first.target === 'KUBE-MARK-MASQ' && first.destination !== undefined) return true;
   }
   return false;

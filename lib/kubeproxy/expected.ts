@@ -15,8 +15,33 @@ export interface ExpectedEndpoint {
   readonly ip: string;
   readonly port: number;
   readonly local: boolean;
-  /** `KUBE-SEP-<hash>`. */
+  /** `KUBE-SEP-<hash>` (a SHA-256: computed on first use, it is not needed on the hot path). */
   readonly chain: string;
+}
+
+/** An endpoint whose chain name is hashed only when asked for. */
+class LazyEndpoint implements ExpectedEndpoint {
+  readonly id: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly local: boolean;
+  readonly #servicePort: string;
+  readonly #protocol: string;
+  #chain: string | undefined;
+
+  constructor(id: string, ip: string, port: number, local: boolean, servicePort: string, protocol: string) {
+    this.id = id;
+    this.ip = ip;
+    this.port = port;
+    this.local = local;
+    this.#servicePort = servicePort;
+    this.#protocol = protocol;
+  }
+
+  get chain(): string {
+    this.#chain ??= endpointChainName(this.#servicePort, this.#protocol, this.id);
+    return this.#chain;
+  }
 }
 
 /** Everything the diff needs to know about one service port. */
@@ -128,7 +153,7 @@ function servicePort(
   // endpoints sorted by their string, as kube-proxy sorts them (lexicographically)
   entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const all = entries.map(([id, { ep, port: epPort }]) => ({
-    ep, expected: { id, ip: ep.ip, port: epPort, local: ep.nodeName !== undefined && ep.nodeName === node.name, chain: endpointChainName(name, proto, id) },
+    ep, expected: new LazyEndpoint(id, ep.ip, epPort, ep.nodeName !== undefined && ep.nodeName === node.name, name, proto) as ExpectedEndpoint,
   }));
   const ready = all.filter((e) => e.ep.ready);
   const servingTerminating = all.filter((e) => e.ep.serving && e.ep.terminating);

@@ -1,0 +1,176 @@
+/**
+ * The facts of a rule that the kube-proxy check reads, taken from its text in one pass without
+ * tokenizing it into objects: base matches, the target, and a fixed set of module options. Lines this
+ * scanner is not sure about (escaped quotes, unusual spellings) go through the full parser instead, so
+ * both paths give the same answer. Pure.
+ */
+import { parseRuleText } from './chain.ts';
+import type { Chain, Rule } from './types.ts';
+
+/** What the kube-proxy check needs to know about a rule. */
+export interface RuleFacts {
+  readonly chain: string;
+  /** 1-based line in the dump. */
+  readonly line: number;
+  target: string | undefined;
+  source: string | undefined;
+  sourceNegated: boolean;
+  destination: string | undefined;
+  destinationNegated: boolean;
+  protocol: string | undefined;
+  inInterface: string | undefined;
+  /** `--dport` value (tcp/udp/sctp module), when present and not negated. */
+  dport: string | undefined;
+  comment: string | undefined;
+  /** DNAT `--to-destination`. */
+  toDestination: string | undefined;
+  /** statistic `--probability`. */
+  probability: string | undefined;
+  /** recent `--rcheck` present. */
+  recentCheck: boolean;
+  /** recent `--set` present. */
+  recentSet: boolean;
+  /** recent `--seconds`. */
+  seconds: string | undefined;
+  /** Any `-m addrtype` match. */
+  addrtype: boolean;
+  /** `-m addrtype --dst-type LOCAL` (not negated). */
+  dstTypeLocal: boolean;
+  /** `-m set` match sets (ipvs mode). */
+  matchSet: string | undefined;
+}
+
+function blank(chain: string, line: number): RuleFacts {
+  return {
+    chain, line, target: undefined, source: undefined, sourceNegated: false, destination: undefined, destinationNegated: false,
+    protocol: undefined, inInterface: undefined, dport: undefined, comment: undefined, toDestination: undefined,
+    probability: undefined, recentCheck: false, recentSet: false, seconds: undefined, addrtype: false, dstTypeLocal: false, matchSet: undefined,
+  };
+}
+
+// Which value a token introduces.
+const V_NONE = 0, V_SRC = 1, V_DST = 2, V_PROTO = 3, V_IN = 4, V_MODULE = 5, V_TARGET = 6, V_DPORT = 7, V_COMMENT = 8,
+  V_TODEST = 9, V_PROB = 10, V_SECONDS = 11, V_DSTTYPE = 12, V_SET = 13, V_SKIP = 14;
+
+const OPTIONS = new Map<string, number>([
+  ['-s', V_SRC], ['--source', V_SRC], ['-d', V_DST], ['--destination', V_DST], ['-p', V_PROTO], ['--protocol', V_PROTO],
+  ['-i', V_IN], ['--in-interface', V_IN], ['-m', V_MODULE], ['--match', V_MODULE], ['-j', V_TARGET], ['-g', V_TARGET],
+  ['--jump', V_TARGET], ['--goto', V_TARGET], ['--dport', V_DPORT], ['--destination-port', V_DPORT], ['--comment', V_COMMENT],
+  ['--to-destination', V_TODEST], ['--probability', V_PROB], ['--seconds', V_SECONDS], ['--dst-type', V_DSTTYPE],
+  ['--match-set', V_SET], ['-A', V_SKIP], ['-I', V_SKIP],
+]);
+
+/** Facts of the i-th rule of a chain. */
+export function chainRuleFacts(chain: Chain, i: number): RuleFacts {
+  return ruleFacts(chain.name, chain.texts[i] as string, chain.lineNumbers[i] ?? 0);
+}
+
+/** Facts of every rule of a chain (empty for a missing chain). */
+export function chainFacts(chain: Chain | undefined): RuleFacts[] {
+  if (chain === undefined) return [];
+  const out: RuleFacts[] = new Array(chain.texts.length);
+  for (let i = 0; i < chain.texts.length; i++) out[i] = ruleFacts(chain.name, chain.texts[i] as string, chain.lineNumbers[i] ?? 0);
+  return out;
+}
+
+/** Reads the facts of one rule's text (`-A CHAIN ...`). */
+export function ruleFacts(chain: string, text: string, line: number): RuleFacts {
+  if (text.indexOf('\\') !== -1 || text.indexOf("'") !== -1 || text.indexOf('\t') !== -1 || text.charCodeAt(0) === 91) {
+    return factsFromRule(parseRuleText(chain, text, line, 'rules'));
+  }
+  const f = blank(chain, line);
+  const n = text.length;
+  let i = 0;
+  let expect = V_NONE;
+  let negate = false;
+  let module = '';
+  let first = true;
+  while (i < n) {
+    while (i < n && text.charCodeAt(i) === 32) i++;
+    if (i >= n) break;
+    let start = i;
+    let end: number;
+    let quoted = false;
+    if (text.charCodeAt(i) === 34 /* " */) {
+      const close = text.indexOf('"', i + 1);
+      if (close === -1) return factsFromRule(parseRuleText(chain, text, line, 'rules'));
+      start = i + 1;
+      end = close;
+      i = close + 1;
+      quoted = true;
+    } else {
+      end = text.indexOf(' ', i);
+      if (end === -1) end = n;
+      i = end;
+    }
+    if (first) { first = false; expect = V_SKIP; continue; } // "-A"
+    if (expect !== V_NONE) {
+      // the token is the value of the previous option
+      const v = expect;
+      expect = V_NONE;
+      if (v === V_SKIP) continue;
+      const value = text.slice(start, end);
+      switch (v) {
+        case V_SRC: f.source = value; f.sourceNegated = negate; break;
+        case V_DST: f.destination = value; f.destinationNegated = negate; break;
+        case V_PROTO: if (!negate) f.protocol = value; break;
+        case V_IN: if (!negate) f.inInterface = value; break;
+        case V_MODULE: module = value; if (value === 'addrtype') f.addrtype = true; break;
+        case V_TARGET: f.target = value; module = '-j'; break;
+        case V_DPORT: if (!negate) f.dport = value; break;
+        case V_COMMENT: if (f.comment === undefined) f.comment = value; break;
+        case V_TODEST: f.toDestination = value; break;
+        case V_PROB: f.probability = value; break;
+        case V_SECONDS: f.seconds = value; break;
+        case V_DSTTYPE: if (!negate && value === 'LOCAL') f.dstTypeLocal = true; break;
+        case V_SET: f.matchSet = value; break;
+        default: break;
+      }
+      negate = false;
+      continue;
+    }
+    if (quoted) continue; // a stray value of an option we do not read
+    const c0 = text.charCodeAt(start);
+    if (c0 === 33 /* ! */ && end - start === 1) { negate = true; continue; }
+    if (c0 !== 45 /* - */) continue; // a further value of an option we do not read
+    const name = text.slice(start, end);
+    const kind = OPTIONS.get(name);
+    if (kind === undefined) {
+      if (name === '--rcheck' && module === 'recent') f.recentCheck = true;
+      else if (name === '--set' && module === 'recent') f.recentSet = true;
+      negate = false;
+      continue;
+    }
+    if (kind === V_DST && name.length > 2 && module !== '' && module !== '-j') { negate = false; continue; }
+    expect = kind;
+  }
+  return f;
+}
+
+/** The same facts from a fully parsed rule (the slow, exact path). */
+export function factsFromRule(rule: Rule): RuleFacts {
+  const f = blank(rule.chain, rule.line);
+  f.target = rule.target;
+  f.source = rule.source?.value;
+  f.sourceNegated = rule.source?.negated ?? false;
+  f.destination = rule.destination?.value;
+  f.destinationNegated = rule.destination?.negated ?? false;
+  f.protocol = rule.protocol?.negated === true ? undefined : rule.protocol?.value;
+  f.inInterface = rule.inInterface?.negated === true ? undefined : rule.inInterface?.value;
+  f.comment = rule.comment;
+  for (const m of rule.matches) {
+    if (m.module === 'addrtype') f.addrtype = true;
+    for (const o of m.options) {
+      const v = o.values[0];
+      if ((o.name === 'dport' || o.name === 'destination-port') && !o.negated) f.dport = v;
+      else if (o.name === 'probability') f.probability = v;
+      else if (o.name === 'rcheck' && m.module === 'recent') f.recentCheck = true;
+      else if (o.name === 'set' && m.module === 'recent') f.recentSet = true;
+      else if (o.name === 'seconds') f.seconds = v;
+      else if (o.name === 'dst-type' && !o.negated && v === 'LOCAL') f.dstTypeLocal = true;
+      else if (o.name === 'match-set') f.matchSet = v;
+    }
+  }
+  for (const o of rule.targetOptions) if (o.name === 'to-destination') f.toDestination = o.values[0];
+  return f;
+}
