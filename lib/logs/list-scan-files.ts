@@ -31,7 +31,8 @@ async function walk(dir: string, out: ScanTarget[]): Promise<void> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
-    out.push({ path: dir, error: agentError('DPS_ERR_LOGS_PERMISSION', `Cannot list ${dir}: ${(error as Error).message}.`, { where: dir, cause: error }) });
+    const code = (error as { code?: string }).code === 'EACCES' ? 'DPS_ERR_LOGS_PERMISSION' : 'DPS_ERR_LOGS_READ';
+    out.push({ path: dir, error: agentError(code, `Cannot list ${dir}: ${(error as Error).message}.`, { where: dir, cause: error }) });
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
