@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { decodeDump } from '../lib/iptables/decode.ts';
 import { parseIptablesSave } from '../lib/iptables/parse.ts';
 import { checkNode } from '../lib/kubeproxy/check-node.ts';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
@@ -13,7 +14,7 @@ const cluster = JSON.parse(readFileSync(clusterFile, 'utf8')) as { items: unknow
 const rssBefore = process.memoryUsage().rss;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-const text = readFileSync(rulesFile, 'utf8');
+const text = decodeDump(readFileSync(rulesFile));
 const t1 = performance.now();
 const rulesets = parseIptablesSave(text, { source: rulesFile });
 const t2 = performance.now();

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { CliIo } from '../cli-io.ts';
 import { EXIT } from '../cli-io.ts';
 import { agentError, formatError } from '../../lib/errors.ts';
+import { decodeDump } from '../../lib/iptables/decode.ts';
 import { parseIptablesSave } from '../../lib/iptables/parse.ts';
 import type { Ruleset } from '../../lib/iptables/types.ts';
 import { checkNode } from '../../lib/kubeproxy/check-node.ts';
@@ -105,13 +106,13 @@ async function readInput(path: string, io: CliIo): Promise<string> {
       if (size > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Standard input is larger than ${MAX_INPUT_BYTES} bytes`, { where: 'stdin' });
       chunks.push(buf);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return decodeDump(Buffer.concat(chunks));
   }
   try {
     const info = await stat(path);
     if (info.isDirectory()) throw agentError('DPS_ERR_INPUT_READ', 'Expected a file, got a directory', { where: path });
     if (info.size > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Expected at most ${MAX_INPUT_BYTES} bytes, got ${info.size}`, { where: path });
-    return await readFile(path, 'utf8');
+    return decodeDump(await readFile(path));
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('DPS_ERR_') === true) throw error;
     throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: path, cause: error });

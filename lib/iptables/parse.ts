@@ -129,10 +129,23 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
     if (table === undefined) fail('DPS_ERR_RULES_SYNTAX', `Expected a table header (*filter, *nat, ...), got "${preview(line)}"`);
     const t = table as Table;
     if (first === 58 /* : */) {
-      const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(line);
-      if (m === null) fail('DPS_ERR_RULES_SYNTAX', `Expected a chain declaration ":CHAIN POLICY [packets:bytes]", got "${preview(line)}"`);
-      const [, name = '', policy = '-', p, b] = m as RegExpExecArray;
-      const counters = p === undefined ? undefined : { packets: Number(p), bytes: Number(b) };
+      // ":NAME - [0:0]" is most of a large dump's declarations: read it without a regex
+      let name: string;
+      let policy: string;
+      let counters: { packets: number; bytes: number } | undefined;
+      const sp = line.indexOf(' ');
+      if (sp > 1 && line.endsWith(' - [0:0]') && sp === line.length - 8) {
+        name = line.slice(1, sp);
+        policy = '-';
+        counters = { packets: 0, bytes: 0 };
+      } else {
+        const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(line);
+        if (m === null) fail('DPS_ERR_RULES_SYNTAX', `Expected a chain declaration ":CHAIN POLICY [packets:bytes]", got "${preview(line)}"`);
+        const [, n = '', pol = '-', p, b] = m as RegExpExecArray;
+        name = n;
+        policy = pol;
+        counters = p === undefined ? undefined : { packets: Number(p), bytes: Number(b) };
+      }
       const existing = t.chains.get(name) as LazyChain | undefined;
       if (existing === undefined) {
         t.chains.set(name, new LazyChain(name, policy === '-' ? undefined : policy, counters, lineNo, source));

@@ -192,8 +192,12 @@ export function readEndpointChain(index: KubeIndex, name: string): EndpointChain
   return { exists: true, dnat, masq, recentSet };
 }
 
+// 10.0.0.1:80 with no leading zeros is already canonical (the common case, checked without allocating)
+const CANONICAL_V4_ENDPOINT = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d):[1-9]\d{0,4}$/;
+
 /** Canonical `ip:port` / `[ip6]:port` of a DNAT destination, or the text as is if it is not one. */
 export function canonicalEndpoint(text: string): string {
+  if (CANONICAL_V4_ENDPOINT.test(text)) return text;
   const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text);
   if (v6 !== null) {
     const ip = canonicalIP(v6[1] ?? '');

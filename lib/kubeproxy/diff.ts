@@ -322,7 +322,8 @@ function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, family: 
 function staleChains(index: KubeIndex, visited: ReadonlySet<string>, family: 'IPv4' | 'IPv6'): Finding[] {
   const candidates = new Set<string>();
   for (const name of index.nat.keys()) {
-    if (!visited.has(name) && PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) candidates.add(name);
+    if (visited.has(name) || name.charCodeAt(0) !== 75 /* K */) continue;
+    if (PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) candidates.add(name);
   }
   if (candidates.size === 0) return [];
   // Only when there are candidates: which chains does any rule jump to?
