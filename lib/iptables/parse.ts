@@ -8,7 +8,7 @@
  * backends can be detected.
  */
 import { agentError } from '../errors.ts';
-import { LazyChain, preview } from './chain.ts';
+import { LazyChain, preview, RuleStore } from './chain.ts';
 import { tokenizeLine } from './tokenize.ts';
 import type { Backend, Ruleset, Table } from './types.ts';
 
@@ -47,6 +47,8 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
   let section: Section = newSection();
   let table: Table | undefined;
   let lastChain: LazyChain | undefined;
+  const store = new RuleStore(text);
+  const nextQuote = { dq: 0, sq: 0 };
   let lineNo = 0;
   let pos = 0;
   const len = text.length;
@@ -75,13 +77,13 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
         if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${name}" which is not declared in table "${table.name}"`);
         lastChain = chain;
       }
-      const line = text.slice(pos, lineEnd);
+      checkQuotesAt(text, pos, lineEnd, nextQuote, fail);
+      (chain as LazyChain).add(store.push(pos, lineEnd, lineNo));
       pos = end + 1;
-      checkQuotes(line, fail);
-      (chain as LazyChain).add(line, lineNo);
       section.ruleCount++;
       continue;
     }
+    const lineStart = pos;
     const line = text.slice(pos, lineEnd);
     pos = end + 1;
     lastChain = undefined;
@@ -148,7 +150,7 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
       }
       const existing = t.chains.get(name) as LazyChain | undefined;
       if (existing === undefined) {
-        t.chains.set(name, new LazyChain(name, policy === '-' ? undefined : policy, counters, lineNo, source));
+        t.chains.set(name, new LazyChain(name, policy === '-' ? undefined : policy, counters, lineNo, source, store));
       } else {
         existing.flush(); // restore input re-declares a chain to flush it
       }
@@ -158,12 +160,12 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
       // `iptables-save -c`: "[packets:bytes] -A CHAIN ..."
       const m = /^\[\d+:\d+\] -A (\S+) /.exec(line);
       if (m === null) fail('DPS_ERR_RULES_SYNTAX', `Expected "[packets:bytes] -A CHAIN ...", got "${preview(line)}"`);
-      addRule(t, (m as RegExpExecArray)[1] as string, line, lineNo, undefined, section, fail);
+      addRule(t, (m as RegExpExecArray)[1] as string, store.push(lineStart, lineEnd, lineNo), line, undefined, section, fail);
       continue;
     }
     if (line.startsWith('-I ')) {
       const m = /^-I (\S+)(?: (\d+))?/.exec(line);
-      addRule(t, m?.[1] ?? '', line, lineNo, m?.[2] === undefined ? 0 : Number(m[2]) - 1, section, fail);
+      addRule(t, m?.[1] ?? '', store.push(lineStart, lineEnd, lineNo), line, m?.[2] === undefined ? 0 : Number(m[2]) - 1, section, fail);
       continue;
     }
     if (line.startsWith('-X ')) {
@@ -173,7 +175,7 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
     }
     if (line.startsWith('-N ')) {
       const name = line.slice(3).trim();
-      if (!t.chains.has(name)) t.chains.set(name, new LazyChain(name, undefined, undefined, lineNo, source));
+      if (!t.chains.has(name)) t.chains.set(name, new LazyChain(name, undefined, undefined, lineNo, source, store));
       continue;
     }
     if (line.startsWith('-F')) {
@@ -197,14 +199,37 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
 }
 
 function addRule(
-  table: Table, chainName: string, line: string, lineNo: number, insertAt: number | undefined,
+  table: Table, chainName: string, index: number, line: string, insertAt: number | undefined,
   section: Section, fail: (code: 'DPS_ERR_RULES_SYNTAX', message: string) => never,
 ): void {
   const chain = table.chains.get(chainName) as LazyChain | undefined;
   if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${chainName}" which is not declared in table "${table.name}"`);
   checkQuotes(line, fail);
-  (chain as LazyChain).add(line, lineNo, insertAt);
+  (chain as LazyChain).add(index, insertAt);
   section.ruleCount++;
+}
+
+// The same, on a rule still in the text (no string made for it). `next` remembers where the next
+// quote of each kind is, so that the whole dump is scanned for quotes once, not once per line.
+function checkQuotesAt(
+  text: string, start: number, end: number, next: { dq: number; sq: number },
+  fail: (code: 'DPS_ERR_RULES_SYNTAX', message: string) => never,
+): void {
+  if (next.dq !== -1 && next.dq < start) next.dq = text.indexOf('"', start);
+  if (next.sq !== -1 && next.sq < start) next.sq = text.indexOf("'", start);
+  const hasDq = next.dq !== -1 && next.dq < end;
+  const hasSq = next.sq !== -1 && next.sq < end;
+  if (!hasDq && !hasSq) return;
+  if (!hasSq) {
+    let count = 0;
+    let backslash = false;
+    for (let i = next.dq; i !== -1 && i < end; i = text.indexOf('"', i + 1)) {
+      count++;
+      if (text.charCodeAt(i - 1) === 92 /* \\ */) backslash = true;
+    }
+    if (count % 2 === 0 && !backslash) return;
+  }
+  checkQuotes(text.slice(start, end), fail);
 }
 
 // Cheap validation at parse time; the full structure is built (and checked) when first read.

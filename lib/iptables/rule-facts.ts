@@ -62,14 +62,14 @@ const OPTIONS = new Map<string, number>([
 
 /** Facts of the i-th rule of a chain. */
 export function chainRuleFacts(chain: Chain, i: number): RuleFacts {
-  return ruleFacts(chain.name, chain.texts[i] as string, chain.lineNumbers[i] ?? 0);
+  return ruleFacts(chain.name, chain.text(i), chain.lineOf(i));
 }
 
 /** Facts of every rule of a chain (empty for a missing chain). */
 export function chainFacts(chain: Chain | undefined): RuleFacts[] {
   if (chain === undefined) return [];
-  const out: RuleFacts[] = new Array(chain.texts.length);
-  for (let i = 0; i < chain.texts.length; i++) out[i] = ruleFacts(chain.name, chain.texts[i] as string, chain.lineNumbers[i] ?? 0);
+  const out: RuleFacts[] = new Array(chain.size);
+  for (let i = 0; i < out.length; i++) out[i] = ruleFacts(chain.name, chain.text(i), chain.lineOf(i));
   return out;
 }
 

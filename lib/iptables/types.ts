@@ -76,6 +76,12 @@ export interface Chain {
   readonly texts: readonly string[];
   /** 1-based line numbers of the rules, parallel to `texts`. */
   readonly lineNumbers: readonly number[];
+  /** Number of rules (cheaper than `texts.length`). */
+  readonly size: number;
+  /** The text of rule i (cheaper than `texts[i]`). */
+  text(i: number): string;
+  /** The line of rule i. */
+  lineOf(i: number): number;
   /** The rules, fully structured; parsed on first access (throws DPS_ERR_RULES_SYNTAX naming the line). */
   readonly rules: readonly Rule[];
 }

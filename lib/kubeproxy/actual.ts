@@ -119,20 +119,19 @@ export function readServiceChain(index: KubeIndex, name: string): ServiceChainVi
   const affinity = new Map<string, number>();
   const masqRules: RuleFacts[] = [];
   let remaining = 1;
-  const texts = chain.texts;
-  for (let i = 0; i < texts.length; i++) {
-    const text = texts[i] as string;
+  for (let i = 0; i < chain.size; i++) {
+    const text = chain.text(i);
     // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
     const j = text.lastIndexOf(' -j KUBE-SEP-');
     if (j !== -1 && text.indexOf(' ', j + 4) === -1 && text.indexOf('\\') === -1 && text.indexOf(' -m recent') === -1) {
       const target = text.slice(j + 4);
       const at = text.indexOf(' --probability ');
       const p = at === -1 ? 1 : parseProbability(text.slice(at + 15, text.indexOf(' ', at + 15))) ?? 1;
-      spreads.push({ sep: target, share: remaining * p, line: chain.lineNumbers[i] ?? 0 });
+      spreads.push({ sep: target, share: remaining * p, line: chain.lineOf(i) });
       remaining *= 1 - p;
       continue;
     }
-    const rule = ruleFacts(chain.name, text, chain.lineNumbers[i] ?? 0);
+    const rule = ruleFacts(chain.name, text, chain.lineOf(i));
     const target = rule.target;
     if (target === 'KUBE-MARK-MASQ') { masqRules.push(rule); continue; }
     if (target === undefined || !target.startsWith('KUBE-SEP-')) continue;
@@ -165,9 +164,8 @@ export function readEndpointChain(index: KubeIndex, name: string): EndpointChain
   let dnat: string | undefined;
   let masq = false;
   let recentSet = false;
-  const texts = chain.texts;
-  for (let i = 0; i < texts.length; i++) {
-    const text = texts[i] as string;
+  for (let i = 0; i < chain.size; i++) {
+    const text = chain.text(i);
     if (text.indexOf('\\') === -1 && text.indexOf("'") === -1) {
       // Fast path: the two lines kube-proxy writes (hairpin masquerade, DNAT).
       if (text.endsWith(' -j KUBE-MARK-MASQ')) {
@@ -182,7 +180,7 @@ export function readEndpointChain(index: KubeIndex, name: string): EndpointChain
         continue;
       }
     }
-    const rule = ruleFacts(chain.name, text, chain.lineNumbers[i] ?? 0);
+    const rule = ruleFacts(chain.name, text, chain.lineOf(i));
     if (rule.target === 'KUBE-MARK-MASQ' && rule.source !== undefined && !rule.sourceNegated) masq = true;
     else if (rule.target === 'DNAT') {
       if (rule.toDestination !== undefined && dnat === undefined) dnat = canonicalEndpoint(rule.toDestination);

@@ -77,7 +77,7 @@ export function checkNode(input: NodeCheckInput): NodeCheckResult {
 export function kubeRuleCount(ruleset: Ruleset): number {
   let n = 0;
   for (const table of ['nat', 'filter']) {
-    for (const chain of ruleset.tables.get(table)?.chains.values() ?? []) if (chain.name.startsWith('KUBE-')) n += chain.texts.length;
+    for (const chain of ruleset.tables.get(table)?.chains.values() ?? []) if (chain.name.startsWith('KUBE-')) n += chain.size;
   }
   return n;
 }

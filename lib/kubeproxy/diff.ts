@@ -328,7 +328,8 @@ function staleChains(index: KubeIndex, visited: ReadonlySet<string>, family: 'IP
   if (candidates.size === 0) return [];
   // Only when there are candidates: which chains does any rule jump to?
   for (const chain of index.nat.values()) {
-    for (const text of chain.texts) {
+    for (let i = 0; i < chain.size; i++) {
+      const text = chain.text(i);
       const j = text.lastIndexOf(' -j ');
       if (j === -1) continue;
       const end = text.indexOf(' ', j + 4);
@@ -377,7 +378,7 @@ function closestSet(sets: readonly (readonly ExpectedEndpoint[])[], actual: Read
  */
 function inferClusterIPMasquerade(index: KubeIndex): boolean {
   for (const [name, chain] of index.nat) {
-    if (!name.startsWith('KUBE-SVC-') && !name.startsWith('KUBE-SVL-') || chain.texts.length === 0) continue;
+    if (!name.startsWith('KUBE-SVC-') && !name.startsWith('KUBE-SVL-') || chain.size === 0) continue;
     const first = chainRuleFacts(chain, 0);
     if (first !== undefined && first.target === 'KUBE-MARK-MASQ' && first.destination !== undefined) return true;
   }
