@@ -5,7 +5,7 @@
  * Needs root, unshare and iptables for the dump baselines; without them only our side is measured.
  */
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,7 +43,9 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     const child = await execa(process.execPath, [join(here, 'check-child.ts'), saved, cluster, g.node], { timeout: 600_000 });
     const m = JSON.parse(child.stdout) as Record<string, number>;
     const c0 = performance.now();
-    const e2e = await execa(process.execPath, [join(here, '..', 'agent', 'main.ts'), 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
+    // the installed entry point (compiled dist/) when built, as users run it; else the sources
+    const entry = existsSync(join(here, '..', 'dist', 'agent', 'main.js')) ? join(here, '..', 'bin', 'dataplane-sentinel.js') : join(here, '..', 'agent', 'main.ts');
+    const e2e = await execa(process.execPath, [entry, 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
     const e2eMs = performance.now() - c0;
     const mb = statSync(saved).size / 2 ** 20;
     console.log(`${n} services x ${endpoints} endpoints: ${m.lines} lines, ${mb.toFixed(1)} MB`);

@@ -34,16 +34,17 @@ export function readClusterObjects(items: readonly unknown[], options: ReadClust
   let ignoredServices = 0;
   let otherKinds = 0;
   items.forEach((item, index) => {
-    const where = options.where(index);
+    // where an object is can be costly to find (line numbers): only for objects with a problem
+    const where = (): string => options.where(index);
     if (!isObj(item) || typeof item.kind !== 'string') {
-      skipped.push({ where, object: 'item', reason: 'not a Kubernetes object (no "kind")' });
+      skipped.push({ where: where(), object: 'item', reason: 'not a Kubernetes object (no "kind")' });
       return;
     }
     const meta = isObj(item.metadata) ? item.metadata : undefined;
     const name = typeof meta?.name === 'string' ? meta.name : undefined;
     const namespace = typeof meta?.namespace === 'string' ? meta.namespace : undefined;
     const label = `${item.kind} ${namespace ?? '?'}/${name ?? '?'}`;
-    const problem = (reason: string): void => { skipped.push({ where, object: label, reason }); };
+    const problem = (reason: string): void => { skipped.push({ where: where(), object: label, reason }); };
     if (item.kind === 'Service') {
       if (name === undefined || namespace === undefined) return problem('metadata.name and metadata.namespace are required');
       const result = readService(item, namespace, name, problem);
