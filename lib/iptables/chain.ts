@@ -21,8 +21,12 @@ export class RuleStore {
   lines: Int32Array = new Int32Array(1024);
   count = 0;
 
+  /** True when the dump has no backslash and no single quote anywhere: fast paths need not look for them. */
+  readonly plain: boolean;
+
   constructor(text: string) {
     this.text = text;
+    this.plain = text.indexOf('\\') === -1 && text.indexOf("'") === -1;
   }
 
   /** Records a rule at text[start, end) on line `line`; returns its index. */
@@ -62,6 +66,11 @@ export class LazyChain implements Chain {
     this.line = line;
     this.source = source;
     this.#store = store;
+  }
+
+  /** True when no rule of the dump has a backslash or a single quote. */
+  get plain(): boolean {
+    return this.#store.plain;
   }
 
   /** Number of rules. */

@@ -76,6 +76,8 @@ export interface Chain {
   readonly texts: readonly string[];
   /** 1-based line numbers of the rules, parallel to `texts`. */
   readonly lineNumbers: readonly number[];
+  /** True when no rule of the dump has a backslash or single quote (lets fast paths skip looking). */
+  readonly plain: boolean;
   /** Number of rules (cheaper than `texts.length`). */
   readonly size: number;
   /** The text of rule i (cheaper than `texts[i]`). */

@@ -123,7 +123,7 @@ export function readServiceChain(index: KubeIndex, name: string): ServiceChainVi
     const text = chain.text(i);
     // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
     const j = text.lastIndexOf(' -j KUBE-SEP-');
-    if (j !== -1 && text.indexOf(' ', j + 4) === -1 && text.indexOf('\\') === -1 && text.indexOf(' -m recent') === -1) {
+    if (j !== -1 && text.indexOf(' ', j + 4) === -1 && (chain.plain || text.indexOf('\\') === -1) && text.indexOf(' -m recent') === -1) {
       const target = text.slice(j + 4);
       const at = text.indexOf(' --probability ');
       const p = at === -1 ? 1 : parseProbability(text.slice(at + 15, text.indexOf(' ', at + 15))) ?? 1;
@@ -166,7 +166,7 @@ export function readEndpointChain(index: KubeIndex, name: string): EndpointChain
   let recentSet = false;
   for (let i = 0; i < chain.size; i++) {
     const text = chain.text(i);
-    if (text.indexOf('\\') === -1 && text.indexOf("'") === -1) {
+    if (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1)) {
       // Fast path: the two lines kube-proxy writes (hairpin masquerade, DNAT).
       if (text.endsWith(' -j KUBE-MARK-MASQ')) {
         if (text.indexOf(' -s ') !== -1 && text.indexOf(' ! -s ') === -1) masq = true;

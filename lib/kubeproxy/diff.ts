@@ -320,6 +320,12 @@ function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, family: 
 
 /** Per-service chains that exist but that no rule jumps to. */
 function staleChains(index: KubeIndex, visited: ReadonlySet<string>, family: 'IPv4' | 'IPv6'): Finding[] {
+  // Usually every per-service chain was visited: count them first (no lookups), compare.
+  let perService = 0;
+  for (const name of index.nat.keys()) if (name.charCodeAt(0) === 75 /* K */ && PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) perService++;
+  let visitedExisting = 0;
+  for (const name of visited) if (index.nat.has(name)) visitedExisting++;
+  if (visitedExisting === perService) return [];
   const candidates = new Set<string>();
   for (const name of index.nat.keys()) {
     if (visited.has(name) || name.charCodeAt(0) !== 75 /* K */) continue;
