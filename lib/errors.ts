@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   DPS_ERR_RULES_EMPTY: 'Pass the output of `iptables-save` (all tables); an empty dump cannot be checked.',
   DPS_ERR_RULES_TRUNCATED: 'The dump ends inside a table: capture it again with `iptables-save > FILE` and make sure the command finished.',
   DPS_ERR_RULES_SYNTAX: 'The input is not iptables-save output: capture it with `iptables-save` (or `ip6tables-save`), unedited.',
+  DPS_ERR_RULES_CRLF: "Convert the line ends and run again: `tr -d '\\r' < FILE > FILE.unix` (or dos2unix), or capture the dump again with iptables-save.",
   DPS_ERR_RULES_BINARY: 'The input contains binary data: pass the text output of `iptables-save`.',
   DPS_ERR_RULES_LINE_TOO_LONG: 'A line is longer than any real rule: check that the file is an iptables-save dump.',
   DPS_ERR_RULES_PROXY_MODE: 'dataplane-sentinel checks kube-proxy in iptables mode; ipvs and nftables modes are not supported yet.',

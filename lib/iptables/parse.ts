@@ -43,6 +43,11 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
     const at = nul !== -1 ? nul : text.indexOf('\uFFFD');
     throw agentError('DPS_ERR_RULES_BINARY', 'Expected text, got binary data', { where: `${source}:${lineAt(text, at)}` });
   }
+  const cr = text.indexOf('\r');
+  if (cr !== -1) {
+    // iptables-restore rejects CR characters too: say so instead of guessing what was meant
+    throw agentError('DPS_ERR_RULES_CRLF', 'Expected LF line ends as iptables-save prints them, got CRLF (the file went through a Windows tool)', { where: `${source}:${lineAt(text, cr)}` });
+  }
   const sections: Section[] = [];
   let section: Section = newSection();
   let table: Table | undefined;
@@ -60,8 +65,7 @@ export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[
     let end = text.indexOf('\n', pos);
     if (end === -1) end = len;
     lineNo++;
-    let lineEnd = end;
-    if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 13) lineEnd--; // CRLF
+    const lineEnd = end;
     if (lineEnd - pos > MAX_LINE_LENGTH) {
       throw agentError('DPS_ERR_RULES_LINE_TOO_LONG', `Expected lines of at most ${MAX_LINE_LENGTH} characters, got ${lineEnd - pos}`, { where: `${source}:${lineNo}` });
     }
