@@ -18,6 +18,8 @@ const PROTOCOLS: Record<string, Protocol> = { TCP: 'tcp', UDP: 'udp', SCTP: 'sct
 const IGNORE_LABELS = ['service.kubernetes.io/service-proxy-name', 'service.kubernetes.io/headless'];
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
+/** Shared by every endpoint without hints (most of them). */
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /** Options of {@link readClusterObjects}. */
 export interface ReadClusterOptions {
@@ -159,7 +161,7 @@ function readSlice(item: Obj, namespace: string, name: string, problem: (r: stri
     }
     const c = isObj(e.conditions) ? e.conditions : {};
     const hints = isObj(e.hints) ? e.hints : {};
-    const names = (list: unknown): string[] => (Array.isArray(list) ? list.filter(isObj).map((h) => h.name).filter((n): n is string => typeof n === 'string') : []);
+    const names = (list: unknown): readonly string[] => (Array.isArray(list) && list.length > 0 ? list.filter(isObj).map((h) => h.name).filter((n): n is string => typeof n === 'string') : NO_NAMES);
     endpoints.push({
       ip,
       ready: c.ready !== false,
