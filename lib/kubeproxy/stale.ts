@@ -1,0 +1,88 @@
+/**
+ * What is left over after the diff: rules in kube-proxy's entry chains that no service port in the
+ * API accounts for (stale services), and per-service chains that nothing jumps to. Pure.
+ */
+import type { RuleFacts } from '../iptables/rule-facts.ts';
+import { PER_SERVICE_PREFIXES } from './chain-names.ts';
+import type { KubeIndex } from './actual.ts';
+import { commentServicePort } from './actual.ts';
+import type { Finding } from './findings.ts';
+
+/** Rules in kube-proxy's entry chains that no expected service port accounts for. */
+export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, family: 'IPv4' | 'IPv6'): Finding[] {
+  const out: Finding[] = [];
+  const groups: [string, Iterable<RuleFacts[]>][] = [
+    ['nat/KUBE-SERVICES', index.natServices.values()], ['nat/KUBE-NODEPORTS', index.natNodePorts.values()],
+    ['filter/KUBE-SERVICES', index.filterServices.values()], ['filter/KUBE-EXTERNAL-SERVICES', index.filterExternal.values()],
+    ['filter/KUBE-PROXY-FIREWALL', index.filterFirewall.values()], ['filter/KUBE-NODEPORTS', index.filterNodePorts.values()],
+  ];
+  const seen = new Set<string>();
+  const emit = (chain: string, rule: RuleFacts): void => {
+    const sp = commentServicePort(rule.comment);
+    const [service, port] = sp === undefined ? [undefined, undefined] : splitServicePort(sp);
+    const what = describeRule(rule);
+    const key = `${chain}|${sp ?? ''}|${what}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({
+      kind: 'stale-service', severity: 'error', service, port, protocol: rule.protocol?.toLowerCase(),
+      endpoint: undefined, chain, family,
+      message: sp === undefined
+        ? `${chain} line ${rule.line} (${what}) matches no service port in the API`
+        : `${chain} still handles ${sp} (${what}), which the API no longer has`,
+    });
+  };
+  for (const [chain, lists] of groups) for (const rules of lists) for (const r of rules) if (!consumed.has(r)) emit(chain, r);
+  for (const r of index.unkeyed) {
+    // Rules kube-proxy writes without an address/port key: the nodeports jump, firewall fall-through.
+    if (r.target === 'KUBE-NODEPORTS' || r.target === 'RETURN') continue;
+    emit(`${r.chain === 'KUBE-NODEPORTS' ? 'nat' : 'filter'}/${r.chain}`, r);
+  }
+  return out;
+}
+
+/** Per-service chains that exist but that no rule jumps to. */
+export function staleChains(index: KubeIndex, visited: ReadonlySet<string>, family: 'IPv4' | 'IPv6'): Finding[] {
+  // Usually every per-service chain was visited: count them first (no lookups), compare.
+  let perService = 0;
+  for (const name of index.nat.keys()) if (name.charCodeAt(0) === 75 /* K */ && PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) perService++;
+  let visitedExisting = 0;
+  for (const name of visited) if (index.nat.has(name)) visitedExisting++;
+  if (visitedExisting === perService) return [];
+  const candidates = new Set<string>();
+  for (const name of index.nat.keys()) {
+    if (visited.has(name) || name.charCodeAt(0) !== 75 /* K */) continue;
+    if (PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) candidates.add(name);
+  }
+  if (candidates.size === 0) return [];
+  // Only when there are candidates: which chains does any rule jump to?
+  for (const chain of index.nat.values()) {
+    for (let i = 0; i < chain.size; i++) {
+      const text = chain.text(i);
+      const j = text.lastIndexOf(' -j ');
+      if (j === -1) continue;
+      const end = text.indexOf(' ', j + 4);
+      candidates.delete(text.slice(j + 4, end === -1 ? text.length : end));
+    }
+  }
+  return [...candidates].map((name) => ({
+    kind: 'stale-chain', severity: 'warning', service: undefined, port: undefined, protocol: undefined,
+    endpoint: undefined, chain: `nat/${name}`, family, message: `${name} exists but no rule jumps to it`,
+  }));
+}
+
+/** Splits `ns/svc:port` into [`ns/svc`, `port`]. */
+export function splitServicePort(name: string): [string, string | undefined] {
+  const colon = name.indexOf(':');
+  return colon === -1 ? [name, undefined] : [name.slice(0, colon), name.slice(colon + 1)];
+}
+
+function describeRule(rule: RuleFacts): string {
+  const parts: string[] = [];
+  if (rule.destination !== undefined) parts.push(`-d ${rule.destination}`);
+  if (rule.protocol !== undefined) parts.push(`-p ${rule.protocol}`);
+  if (rule.dport !== undefined) parts.push(`--dport ${rule.dport}`);
+  if (rule.target !== undefined) parts.push(`-j ${rule.target}`);
+  return parts.join(' ');
+}
+
