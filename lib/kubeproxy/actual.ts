@@ -112,9 +112,7 @@ export interface ServiceChainView {
 }
 
 /** Reads a KUBE-SVC/SVL chain: the probability cascade and the affinity rules. */
-export function readServiceChain(index: KubeIndex, name: string): ServiceChainView {
-  const chain = index.nat.get(name);
-  if (chain === undefined) return { exists: false, spreads: [], affinity: new Map(), masqRules: [] };
+export function readServiceChain(chain: Chain): ServiceChainView {
   const spreads: Spread[] = [];
   const affinity = new Map<string, number>();
   const masqRules: RuleFacts[] = [];
@@ -158,9 +156,7 @@ export interface EndpointChainView {
 }
 
 /** Reads a KUBE-SEP chain. */
-export function readEndpointChain(index: KubeIndex, name: string): EndpointChainView {
-  const chain = index.nat.get(name);
-  if (chain === undefined) return { exists: false, dnat: undefined, masq: false, recentSet: false };
+export function readEndpointChain(chain: Chain): EndpointChainView {
   let dnat: string | undefined;
   let masq = false;
   let recentSet = false;

@@ -5,6 +5,7 @@
  * services, comments, counters and the exact text are ignored. Pure.
  */
 import type { RuleFacts } from '../iptables/rule-facts.ts';
+import type { Chain } from '../iptables/types.ts';
 import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
 import type { KubeIndex, ServiceChainView, EndpointChainView } from './actual.ts';
@@ -31,20 +32,27 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
   const fam = family === 4 ? 'IPv4' : 'IPv6';
   const findings: Finding[] = [];
   const consumed = new Set<RuleFacts>();
-  const visited = new Set<string>();
-  const svcCache = new Map<string, ServiceChainView>();
-  const sepCache = new Map<string, EndpointChainView>();
+  // Keyed by the chain object, not its name: identity lookups cost nothing next to string hashing.
+  const visited = new Set<Chain>();
+  const svcCache = new Map<Chain, ServiceChainView>();
+  const sepCache = new Map<Chain, EndpointChainView>();
+  const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqRules: [] };
+  const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, masq: false, recentSet: false };
   const stats: DiffStats = { servicePorts: expected.length, expectedEndpoints: 0, checkedChains: 0 };
   const clusterMasq = inferClusterIPMasquerade(index);
 
   const svcView = (name: string): ServiceChainView => {
-    let v = svcCache.get(name);
-    if (v === undefined) { v = readServiceChain(index, name); svcCache.set(name, v); visited.add(name); stats.checkedChains++; }
+    const chain = index.nat.get(name);
+    if (chain === undefined) return MISSING_SVC;
+    let v = svcCache.get(chain);
+    if (v === undefined) { v = readServiceChain(chain); svcCache.set(chain, v); visited.add(chain); stats.checkedChains++; }
     return v;
   };
   const sepView = (name: string): EndpointChainView => {
-    let v = sepCache.get(name);
-    if (v === undefined) { v = readEndpointChain(index, name); sepCache.set(name, v); visited.add(name); }
+    const chain = index.nat.get(name);
+    if (chain === undefined) return MISSING_SEP;
+    let v = sepCache.get(chain);
+    if (v === undefined) { v = readEndpointChain(chain); sepCache.set(chain, v); visited.add(chain); }
     return v;
   };
   const take = (map: Map<string, RuleFacts[]>, key: string): RuleFacts[] => {
@@ -186,8 +194,8 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
         return;
       }
       checked.add(chain);
-      visited.add(chain);
       const ext = index.nat.get(chain);
+      if (ext !== undefined) visited.add(ext);
       if (ext === undefined) {
         report('missing-service', `${entry} jumps to ${chain}, which does not exist`, { chain: `nat/${chain}` });
         return;
@@ -212,8 +220,8 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
     };
 
     const checkFirewall = (entry: string): void => {
-      visited.add(sp.fwChain);
       const fw = index.nat.get(sp.fwChain);
+      if (fw !== undefined) visited.add(fw);
       if (fw === undefined) {
         report('firewall-mismatch', `${entry}: ${sp.fwChain} does not exist`, { chain: `nat/${sp.fwChain}` });
         return;

@@ -3,6 +3,7 @@
  * API accounts for (stale services), and per-service chains that nothing jumps to. Pure.
  */
 import type { RuleFacts } from '../iptables/rule-facts.ts';
+import type { Chain } from '../iptables/types.ts';
 import { PER_SERVICE_PREFIXES } from './chain-names.ts';
 import type { KubeIndex } from './actual.ts';
 import { commentServicePort } from './actual.ts';
@@ -42,17 +43,11 @@ export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, f
 }
 
 /** Per-service chains that exist but that no rule jumps to. */
-export function staleChains(index: KubeIndex, visited: ReadonlySet<string>, family: 'IPv4' | 'IPv6'): Finding[] {
-  // Usually every per-service chain was visited: count them first (no lookups), compare.
-  let perService = 0;
-  for (const name of index.nat.keys()) if (name.charCodeAt(0) === 75 /* K */ && PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) perService++;
-  let visitedExisting = 0;
-  for (const name of visited) if (index.nat.has(name)) visitedExisting++;
-  if (visitedExisting === perService) return [];
+export function staleChains(index: KubeIndex, visited: ReadonlySet<Chain>, family: 'IPv4' | 'IPv6'): Finding[] {
   const candidates = new Set<string>();
-  for (const name of index.nat.keys()) {
-    if (visited.has(name) || name.charCodeAt(0) !== 75 /* K */) continue;
-    if (PER_SERVICE_PREFIXES.some((p) => name.startsWith(p))) candidates.add(name);
+  for (const chain of index.nat.values()) {
+    if (visited.has(chain) || chain.name.charCodeAt(0) !== 75 /* K */) continue;
+    if (PER_SERVICE_PREFIXES.some((p) => chain.name.startsWith(p))) candidates.add(chain.name);
   }
   if (candidates.size === 0) return [];
   // Only when there are candidates: which chains does any rule jump to?
