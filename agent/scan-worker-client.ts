@@ -24,6 +24,7 @@ export class ScanWorkerClient {
   #worker: Worker | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  #closed = false;
   /** Workers started so far (1 + restarts and recycles). */
   started = 0;
 
@@ -61,11 +62,13 @@ export class ScanWorkerClient {
 
   /** Stops the worker and fails what is pending. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#failAll(agentError('DPS_ERR_AGENT_WORKER', 'The agent is stopping'));
     await this.recycle();
   }
 
   #request(type: WorkerRequest['type'], body: object, timeoutMs: number, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+    if (this.#closed) return Promise.reject(agentError('DPS_ERR_AGENT_WORKER', 'The agent is stopping'));
     const worker = this.#ensure();
     const id = this.#nextId++;
     return new Promise<WorkerReply>((resolve, reject) => {

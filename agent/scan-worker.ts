@@ -17,6 +17,7 @@ import type { NodeCheckResult } from '../lib/kubeproxy/check-node.ts';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
 import { readCluster } from './read-cluster.ts';
+import { rulesetHash } from './ruleset-hash.ts';
 
 /** Where the cluster objects come from. */
 export type ClusterSource = { kind: 'file'; path: string } | { kind: 'objects'; items: unknown[] };
@@ -84,7 +85,7 @@ async function loadCluster(request: Extract<WorkerRequest, { type: 'load-cluster
 function scan(request: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
   const start = process.threadCpuUsage();
   const hashes: Record<string, string> = {};
-  for (const d of request.dumps) hashes[d.family] = createHash('sha1').update(d.bytes).digest('hex');
+  for (const d of request.dumps) hashes[d.family] = rulesetHash(d.bytes);
   const reply = { type: 'scan' as const, id: request.id, hashes, parseMs: 0, checkMs: 0 };
   const same = request.dumps.every((d) => request.previousHashes[d.family] === hashes[d.family]);
   if (request.reuse && same) {
