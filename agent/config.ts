@@ -118,7 +118,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   { key: 'apiServer', kind: 'string', meaning: 'Direct API server URL (https://HOST:6443), preferred over the kubernetes Service ClusterIP.' },
   { key: 'rulesFile', kind: 'string', meaning: 'Read the IPv4 rules from this iptables-save file (re-read when it changes) instead of running iptables-save.' },
   { key: 'rules6File', kind: 'string', meaning: 'Read the IPv6 rules from this ip6tables-save file.' },
-  { key: 'rulesCommand', kind: 'string', meaning: 'Run this command (no shell; quote with "") to print the IPv4 rules instead of iptables-save.' },
+  { key: 'rulesCommand', kind: 'string', meaning: 'Run this command to print the IPv4 rules instead of iptables-save (no shell: split on spaces, `\\ ` escapes a space).' },
   { key: 'rules6Command', kind: 'string', meaning: 'Run this command to print the IPv6 rules.' },
   { key: 'families', kind: 'string', oneOf: ['4', '6', '4,6', '6,4'], meaning: 'IP families to check: 4, 6 or 4,6.' },
   { key: 'backend', kind: 'string', oneOf: ['auto', 'legacy', 'nft'], meaning: 'iptables backend to dump; auto detects the one the node uses, as kubernetes-sigs/iptables-wrappers does.' },
@@ -267,7 +267,6 @@ function assemble(v: Record<string, unknown>, file: { path: string; values: Reco
   for (const k of ['kubeProxyMetricsUrl', 'kubeProxyLivezUrl', ...(str('apiServer') === '' ? [] : ['apiServer'])]) {
     if (!/^https?:\/\/[^/\s]+/.test(str(k))) errors.push(`${flagOf(k)}: expected an http(s) URL, got "${str(k)}"`);
   }
-  for (const k of ['rulesCommand', 'rules6Command']) if (/["']/.test(str(k)) && (str(k).split('"').length % 2 === 0)) errors.push(`${flagOf(k)}: unbalanced quotes in "${str(k)}"`);
   const families = [...new Set(str('families').split(',').map(Number))] as (4 | 6)[];
   let logConfig = parseLogConfig(undefined);
   try {
