@@ -5,7 +5,7 @@
  * first problem. Per-service series exist only for services with findings, at most
  * {@link MAX_SERVICE_SERIES} (the rest are summed under `service="_other"`).
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { FINDING_KINDS } from '../lib/kubeproxy/findings.ts';
 import type { Finding } from '../lib/kubeproxy/findings.ts';
@@ -62,10 +62,12 @@ export function createAgentMetrics(registry: Registry, info: { version: string }
   const inputSkipped = new Counter({ ...reg, name: `${P}input_skipped_total`, help: 'API objects skipped as invalid, by reason.', labelNames: ['reason'] });
   const kpUp = new Gauge({ ...reg, name: `${P}kube_proxy_up`, help: "1 when kube-proxy's metrics endpoint answered the last scrape." });
   const kpLag = new Gauge({ ...reg, name: `${P}kube_proxy_sync_lag_seconds`, help: 'kube-proxy last_queued_timestamp minus last_timestamp (how long a wanted sync is pending).' });
-  const kpFailures = new Gauge({ ...reg, name: `${P}kube_proxy_restore_failures_total`, help: "kube-proxy's own iptables-restore failure counter, as scraped." });
+  // A counter mirrored from kube-proxy's own (it resets when kube-proxy restarts, as counters may):
+  // typed counter so that promtool accepts the `_total` name.
+  const kpFailures = new Counter({ ...reg, name: `${P}kube_proxy_restore_failures_total`, help: "kube-proxy's own iptables-restore failure counter, as scraped." });
   const nodeCondition = new Gauge({ ...reg, name: `${P}node_condition`, help: 'The node conditions the agent reports (1 for the current status).', labelNames: ['type', 'status'] });
   const buildInfo = new Gauge({ ...reg, name: `${P}build_info`, help: 'Always 1.', labelNames: ['version', 'node_version'] });
-  collectDefaultMetrics({ register: registry, prefix: P });
+  registerDefaultMetrics(registry);
 
   buildInfo.set({ version: info.version, node_version: process.version }, 1);
   for (const s of STATUSES) nodeStatus.set({ status: s }, s === 'unknown' ? 1 : 0);
@@ -160,10 +162,26 @@ export function createAgentMetrics(registry: Registry, info: { version: string }
     setKubeProxy(k: { up: boolean; syncLagSeconds: number | undefined; restoreFailures: number | undefined }): void {
       kpUp.set(k.up ? 1 : 0);
       if (k.syncLagSeconds !== undefined) kpLag.set(k.syncLagSeconds);
-      if (k.restoreFailures !== undefined) kpFailures.set(k.restoreFailures);
+      if (k.restoreFailures !== undefined) {
+        kpFailures.reset();
+        kpFailures.inc(k.restoreFailures);
+      }
     },
     setConditions(conditions: readonly { type: string; status: string }[]): void {
       for (const c of conditions) for (const s of ['True', 'False', 'Unknown']) nodeCondition.set({ type: c.type, status: s }, c.status === s ? 1 : 0);
     },
   };
+}
+
+/**
+ * prom-client's process and Node.js metrics, prefixed, minus the three gauges it names `*_total`
+ * (active handles, requests, resources): promtool rejects a non-counter with that suffix.
+ */
+function registerDefaultMetrics(registry: Registry): void {
+  const scratch = new PromRegistry();
+  collectDefaultMetrics({ register: scratch, prefix: P });
+  for (const metric of scratch.getMetricsAsArray()) {
+    if (/_total$/.test(metric.name) && !(metric instanceof Counter)) continue;
+    registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
 }
