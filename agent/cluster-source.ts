@@ -11,6 +11,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatError } from '../lib/errors.ts';
 import type { Clock, Logger } from '../lib/kube/deps.ts';
+import type { ClusterSnapshot as Snapshot } from '../lib/kube/cluster-view.ts';
 import type { FreshnessState } from '../lib/kube/freshness.ts';
 import type { ApiInput } from './verdict.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -34,6 +35,8 @@ export interface ClusterState {
 export interface ClusterSource {
   readonly kind: 'file' | 'api';
   sync(worker: ScanWorkerClient, signal: AbortSignal): Promise<ClusterState>;
+  /** Loads the current view into a worker that has none (a new or recycled one); worker CPU ms. */
+  ensureLoaded(worker: ScanWorkerClient): Promise<number>;
   /** For the api check. */
   apiInput(): ApiInput;
   /** Synced at least once. */
@@ -79,19 +82,10 @@ export function createFileClusterSource(deps: { path: string; log: Logger; clock
     lastSignature = undefined;
   };
 
-  return {
-    kind: 'file',
-    async sync(worker) {
-      let cpuMs = 0;
-      let sig: string | undefined;
-      try {
-        sig = await signature(deps.path);
-      } catch (error) {
-        fail(`${deps.path}: ${(error as Error).message}`);
-      }
-      if (sig !== undefined && (sig !== lastSignature || worker.fresh)) {
+  // Reads the file into the worker; Services whose objects changed go under grace.
+  const load = async (worker: ScanWorkerClient, sig: string): Promise<number> => {
         const reply = await worker.loadCluster({ kind: 'file', path: deps.path }, true, deps.timeoutMs);
-        cpuMs = reply.cpuMs;
+        const cpuMs = reply.cpuMs;
         if (!reply.ok) {
           fail(formatError(fromPlain(reply.error)));
         } else {
@@ -114,7 +108,20 @@ export function createFileClusterSource(deps: { path: string; log: Logger; clock
           if (changed) for (const [reason, n] of Object.entries(byReason)) deps.metrics.countInputSkipped(reason, n);
           deps.metrics.setApi({ up: true, lastContact: {}, objects: { services: reply.services, endpointslices: reply.slices, node: reply.nodes } });
         }
+        return cpuMs;
+  };
+
+  return {
+    kind: 'file',
+    async sync(worker) {
+      let cpuMs = 0;
+      let sig: string | undefined;
+      try {
+        sig = await signature(deps.path);
+      } catch (error) {
+        fail(`${deps.path}: ${(error as Error).message}`);
       }
+      if (sig !== undefined && sig !== lastSignature) cpuMs = await load(worker, sig);
       deps.metrics.setApi({ up: problem === undefined, lastContact: {}, objects: {} });
       return { loaded, version, judgeable: problem === undefined, state: problem === undefined ? 'synced' : 'stalled', serviceChangedAt: changedAt, cpuMs };
     },
@@ -122,27 +129,31 @@ export function createFileClusterSource(deps: { path: string; log: Logger; clock
       if (problem === undefined) return { kind: 'file', state: 'fresh', message: `Read from ${deps.path}.` };
       return { kind: 'file', state: everOk || problem !== 'not read yet' ? 'invalid' : 'syncing', message: problem === 'not read yet' ? `${deps.path} has not been read yet.` : `The cluster file cannot be used: ${problem}` };
     },
+    async ensureLoaded(worker) {
+      if (worker.hasCluster) return 0;
+      return load(worker, lastSignature ?? (await signature(deps.path)));
+    },
     ready: () => everOk,
     kubeletVersion: () => undefined,
     close: async () => {},
   };
 }
 
-/** The API source (informers). `create` builds the lib/kube view; imported lazily by the caller. */
+/** The API source (informers). The lib/kube view is built by the caller (imported lazily). */
 export function createApiClusterSource(deps: {
-  view: { start(): void; snapshot(): import('../lib/kube/cluster-view.ts').ClusterSnapshot; close(): Promise<void> };
+  view: { start(): void; snapshot(): Snapshot; close(): Promise<void> };
   log: Logger; metrics: AgentMetrics; timeoutMs: number;
 }): ClusterSource {
   let sentVersion = '';
   let version = 0;
   let loaded = false;
   let synced = false;
-  let last: import('../lib/kube/cluster-view.ts').ClusterSnapshot | undefined;
+  let last: Snapshot | undefined;
   deps.view.start();
-  const snap = (): import('../lib/kube/cluster-view.ts').ClusterSnapshot => {
+  const snap = (): Snapshot => {
     last = deps.view.snapshot();
     const f = last.freshness;
-    if (last.freshness.services.synced && f.endpointSlices.synced && f.node.synced) synced = true;
+    if (f.services.synced && f.endpointSlices.synced && f.node.synced) synced = true;
     deps.metrics.setApi({
       up: last.judgeable,
       lastContact: { services: f.services.lastContactAt, endpointslices: f.endpointSlices.lastContactAt, node: f.node.lastContactAt },
@@ -150,30 +161,37 @@ export function createApiClusterSource(deps: {
     });
     return last;
   };
+  // Sends the snapshot's objects to the worker (a structured clone: only when they changed or the worker is new).
+  const load = async (worker: ScanWorkerClient, s: Snapshot, key: string): Promise<number> => {
+    const items: unknown[] = [
+      ...s.services.map((o) => ({ kind: 'Service', ...o })),
+      ...s.endpointSlices.map((o) => ({ kind: 'EndpointSlice', ...o })),
+      ...(s.node === undefined ? [] : [{ kind: 'Node', ...s.node }]),
+    ];
+    const reply = await worker.loadCluster({ kind: 'objects', items }, false, deps.timeoutMs);
+    if (reply.ok) {
+      if (key !== sentVersion) {
+        version++;
+        const byReason: Record<string, number> = {};
+        for (const p of reply.skipped) byReason[skipReasonLabel(p)] = (byReason[skipReasonLabel(p)] ?? 0) + 1;
+        for (const [reason, n] of Object.entries(byReason)) deps.metrics.countInputSkipped(reason, n);
+      }
+      sentVersion = key;
+      loaded = true;
+    }
+    return reply.cpuMs;
+  };
   return {
     kind: 'api',
     async sync(worker) {
       const s = snap();
-      let cpuMs = 0;
       const key = `${s.lastChangeAt ?? 0}:${s.services.length}:${s.endpointSlices.length}`;
-      if (synced && (key !== sentVersion || worker.fresh)) {
-        const items: unknown[] = [
-          ...s.services.map((o) => ({ kind: 'Service', ...o })),
-          ...s.endpointSlices.map((o) => ({ kind: 'EndpointSlice', ...o })),
-          ...(s.node === undefined ? [] : [{ kind: 'Node', ...s.node }]),
-        ];
-        const reply = await worker.loadCluster({ kind: 'objects', items }, false, deps.timeoutMs);
-        cpuMs = reply.cpuMs;
-        if (reply.ok) {
-          if (key !== sentVersion) version++;
-          sentVersion = key;
-          loaded = true;
-          const byReason: Record<string, number> = {};
-          for (const p of reply.skipped) byReason[skipReasonLabel(p)] = (byReason[skipReasonLabel(p)] ?? 0) + 1;
-          for (const [reason, n] of Object.entries(byReason)) deps.metrics.countInputSkipped(reason, n);
-        }
-      }
+      const cpuMs = synced && key !== sentVersion ? await load(worker, s, key) : 0;
       return { loaded, version, judgeable: s.judgeable && loaded, state: s.state, serviceChangedAt: s.serviceChangedAt, cpuMs };
+    },
+    async ensureLoaded(worker) {
+      if (worker.hasCluster || last === undefined) return 0;
+      return load(worker, last, sentVersion);
     },
     apiInput() {
       const s = last ?? snap();

@@ -22,7 +22,7 @@ import type { ScanWorkerClient } from './scan-worker-client.ts';
 import { driftItems } from './verdict.ts';
 
 /** A worker heap larger than this after a scan is given back by restarting the worker. */
-export const RECYCLE_HEAP_BYTES = 96 * 1024 * 1024;
+export const RECYCLE_HEAP_BYTES = 48 * 1024 * 1024;
 
 /** What the last scans left. */
 export interface RulesState {
@@ -90,8 +90,15 @@ export function createRulesMonitor(deps: {
         return;
       }
       const reuse = state.lastFull !== undefined && state.lastFull.clusterVersion === view.version;
-      const reply = await worker.scan({ nodeName: config.node, dumps: dumps.map((d) => ({ family: d.family, source: d.source, bytes: d.bytes })), previousHashes: hashes, reuse }, config.scanTimeoutMs);
+      const request = { nodeName: config.node, previousHashes: hashes, reuse };
+      let reply = await worker.scan({ ...request, dumps: dumps.map((d) => ({ family: d.family, source: d.source, bytes: d.bytes })) }, config.scanTimeoutMs);
       cpuSeconds += reply.cpuMs / 1000;
+      if (reply.needCluster === true) {
+        // A new worker holds no view: load it only now that a full check is needed.
+        cpuSeconds += (await deps.cluster.ensureLoaded(worker)) / 1000;
+        reply = await worker.scan({ ...request, dumps: [], usePending: true }, config.scanTimeoutMs);
+        cpuSeconds += reply.cpuMs / 1000;
+      }
       const at = clock.now();
       const changed = (f: number): boolean => hashes[f] !== undefined && hashes[f] !== reply.hashes[f];
       const dumpRecords = dumps.map((d) => ({ family: FAMILY[d.family], backend: d.backend, durationSeconds: d.durationMs / 1000, hashChanged: changed(d.family) }));
@@ -122,7 +129,8 @@ export function createRulesMonitor(deps: {
         ...(reply.unchanged ? {} : { counts: dumps.map((d) => ({ family: FAMILY[d.family], backend: result.stats.backends[FAMILY[d.family]] ?? d.backend, ...countsOf(reply, d.family) })) }),
       });
       log.debug({ unchanged: reply.unchanged, parseMs: reply.parseMs, checkMs: reply.checkMs, cpuSeconds, findings: result.findings.length }, 'scan done');
-      if (reply.heapBytes > RECYCLE_HEAP_BYTES) await worker.recycle();
+      // A full parse grows the worker's heap far beyond the view (V8 keeps it): start afresh.
+      if (!reply.unchanged && reply.heapBytes > RECYCLE_HEAP_BYTES) await worker.recycle();
     } catch (error) {
       const e = error as { code?: string };
       fail(typeof e.code === 'string' && e.code.startsWith('DPS_ERR_') ? e.code : 'DPS_ERR_INTERNAL', shortError(error), clock.now(), started, cpuSeconds, []);

@@ -25,6 +25,7 @@ export class ScanWorkerClient {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
+  #clusterLoaded = false;
   /** Workers started so far (1 + restarts and recycles). */
   started = 0;
 
@@ -32,14 +33,16 @@ export class ScanWorkerClient {
     this.#url = url;
   }
 
-  /** True when no worker runs (the cluster must be loaded again). */
-  get fresh(): boolean {
-    return this.#worker === undefined;
+  /** True when the running worker holds a cluster view (a new worker starts without one). */
+  get hasCluster(): boolean {
+    return this.#worker !== undefined && this.#clusterLoaded;
   }
 
   /** Loads (or replaces) the cluster view in the worker. */
-  loadCluster(source: ClusterSource, fingerprints: boolean, timeoutMs: number): Promise<Extract<WorkerReply, { type: 'cluster' }>> {
-    return this.#request('load-cluster', { source, fingerprints }, timeoutMs, []) as Promise<Extract<WorkerReply, { type: 'cluster' }>>;
+  async loadCluster(source: ClusterSource, fingerprints: boolean, timeoutMs: number): Promise<Extract<WorkerReply, { type: 'cluster' }>> {
+    const reply = await (this.#request('load-cluster', { source, fingerprints }, timeoutMs, []) as Promise<Extract<WorkerReply, { type: 'cluster' }>>);
+    if (reply.ok) this.#clusterLoaded = true;
+    return reply;
   }
 
   /** Hashes, parses and checks the dumps (buffers are transferred, not copied). */
@@ -86,6 +89,7 @@ export class ScanWorkerClient {
     if (this.#worker !== undefined) return this.#worker;
     const worker = new Worker(this.#url, { stdout: false, stderr: false });
     this.started++;
+    this.#clusterLoaded = false;
     worker.unref();
     worker.on('message', (reply: WorkerReply) => {
       const p = this.#pending.get(reply.id);

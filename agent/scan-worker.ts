@@ -25,7 +25,7 @@ export type ClusterSource = { kind: 'file'; path: string } | { kind: 'objects'; 
 /** Requests from the main thread. */
 export type WorkerRequest =
   | { type: 'load-cluster'; id: number; source: ClusterSource; fingerprints: boolean }
-  | { type: 'scan'; id: number; nodeName: string; dumps: { family: 4 | 6; source: string; bytes: Uint8Array }[]; previousHashes: Record<string, string>; reuse: boolean };
+  | { type: 'scan'; id: number; nodeName: string; dumps: { family: 4 | 6; source: string; bytes: Uint8Array }[]; previousHashes: Record<string, string>; reuse: boolean; usePending?: boolean };
 
 /** A coded error as plain data. */
 export interface PlainError {
@@ -38,9 +38,11 @@ export interface PlainError {
 export type WorkerReply =
   | { type: 'cluster'; id: number; ok: true; services: number; slices: number; nodes: number; skipped: { where: string; object: string; reason: string }[]; fingerprints: [string, string][] | undefined; cpuMs: number }
   | { type: 'cluster'; id: number; ok: false; error: PlainError; cpuMs: number }
-  | { type: 'scan'; id: number; hashes: Record<string, string>; unchanged: boolean; result: NodeCheckResult | undefined; error: PlainError | undefined; parseMs: number; checkMs: number; cpuMs: number; heapBytes: number; counts?: { family: number; rules: number; chains: number }[] };
+  | { type: 'scan'; id: number; hashes: Record<string, string>; unchanged: boolean; needCluster?: boolean; result: NodeCheckResult | undefined; error: PlainError | undefined; parseMs: number; checkMs: number; cpuMs: number; heapBytes: number; counts?: { family: number; rules: number; chains: number }[] };
 
 let cluster: ClusterView | undefined;
+// Dumps kept while the main thread loads the cluster view (the worker starts without one).
+let pending: Extract<WorkerRequest, { type: 'scan' }>['dumps'] = [];
 
 function plain(error: unknown): PlainError {
   if (isAgentError(error)) return { code: error.code, message: error.message, where: error.where };
@@ -82,8 +84,10 @@ async function loadCluster(request: Extract<WorkerRequest, { type: 'load-cluster
   }
 }
 
-function scan(request: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
+function scan(req: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
   const start = process.threadCpuUsage();
+  const request = req.usePending === true ? { ...req, dumps: pending } : req;
+  pending = [];
   const hashes: Record<string, string> = {};
   for (const d of request.dumps) hashes[d.family] = rulesetHash(d.bytes);
   const reply = { type: 'scan' as const, id: request.id, hashes, parseMs: 0, checkMs: 0 };
@@ -91,8 +95,11 @@ function scan(request: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
   if (request.reuse && same) {
     return { ...reply, unchanged: true, result: undefined, error: undefined, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size };
   }
+  if (cluster === undefined) {
+    pending = request.dumps;
+    return { ...reply, unchanged: false, needCluster: true, result: undefined, error: undefined, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size };
+  }
   try {
-    if (cluster === undefined) throw Object.assign(new Error('No cluster view loaded yet'), { code: 'DPS_ERR_CLUSTER_EMPTY' });
     const t0 = performance.now();
     const decoder = new TextDecoder('utf-8');
     const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = request.dumps.map((d) => ({
