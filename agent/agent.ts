@@ -15,6 +15,7 @@ import type { Registry } from 'prom-client';
 import { agentError } from '../lib/errors.ts';
 import { CONDITION_TYPES } from '../lib/kube/conditions.ts';
 import type { DesiredCondition } from '../lib/kube/conditions.ts';
+import type { Finding } from '../lib/kubeproxy/findings.ts';
 import type { KubeApi } from '../lib/kube/client.ts';
 import type { Clock, Logger } from '../lib/kube/deps.ts';
 import type { KubeProxyScrape } from '../lib/kube/kube-proxy-signals.ts';
@@ -75,6 +76,8 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   const worker = new ScanWorkerClient();
   const { source: cluster, api } = await createClusterSource(deps, metrics);
   let verdict: NodeVerdict = composeVerdict([]);
+  // Recomputed with the verdict, so /health never filters findings per request.
+  let confirmed: Finding[] = [];
   let checkedAt: number | undefined;
   let lastLogged = '';
   let reported = '';
@@ -100,7 +103,8 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     ];
     verdict = composeVerdict(checks);
     checkedAt = now;
-    metrics.setVerdict(verdict, rules.state.judgement?.confirmed === undefined ? [] : confirmedFindings());
+    confirmed = confirmedFindings();
+    metrics.setVerdict(verdict, confirmed);
     const key = JSON.stringify([verdict.status, checks.map((c) => [c.name, c.enabled, c.status, c.reason])]);
     if (key !== lastLogged) {
       lastLogged = key;
@@ -119,7 +123,8 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   }
 
   // Confirmed findings, by the judgement's keys, from the last full check.
-  function confirmedFindings() {
+  function confirmedFindings(): Finding[] {
+    if (rules.state.judgement === undefined) return [];
     const keys = new Set(rules.state.judgement?.confirmed.map((d) => d.key));
     return (rules.state.lastFull?.result.findings ?? []).filter((f) => f.severity === 'error' && keys.has(findingKey(f)));
   }
@@ -163,7 +168,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
 
   const app = buildServer({
     registry, unknownStatusCode: config.unknownStatusCode,
-    health: () => ({ node: config.node, verdict, checkedAt, findings: confirmedFindings(), unconfirmed: (rules.state.judgement?.pending.length ?? 0) + (rules.state.judgement?.accruing.length ?? 0) }),
+    health: () => ({ node: config.node, verdict, checkedAt, findings: confirmed, unconfirmed: (rules.state.judgement?.pending.length ?? 0) + (rules.state.judgement?.accruing.length ?? 0) }),
     livez: () => {
       const now = clock.now();
       const states = [...loops.map((l) => ({ name: l.name, alive: l.alive(now) })), ...(config.logs ? [{ name: 'log-watcher', alive: logs.running() }] : [])];

@@ -128,7 +128,7 @@ export function createRulesMonitor(deps: {
         result: reply.unchanged ? 'skipped-unchanged' : 'ok', durationSeconds: (at - started) / 1000, cpuSeconds, at, dumps: dumpRecords,
         ...(reply.unchanged ? {} : { counts: dumps.map((d) => ({ family: FAMILY[d.family], backend: result.stats.backends[FAMILY[d.family]] ?? d.backend, ...countsOf(reply, d.family) })) }),
       });
-      log.debug({ unchanged: reply.unchanged, parseMs: reply.parseMs, checkMs: reply.checkMs, cpuSeconds, findings: result.findings.length }, 'scan done');
+      log.debug({ heapBytes: reply.heapBytes, unchanged: reply.unchanged, parseMs: reply.parseMs, checkMs: reply.checkMs, cpuSeconds, findings: result.findings.length }, 'scan done');
       // A full parse grows the worker's heap far beyond the view (V8 keeps it): start afresh.
       if (!reply.unchanged && reply.heapBytes > RECYCLE_HEAP_BYTES) await worker.recycle();
     } catch (error) {

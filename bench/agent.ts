@@ -19,7 +19,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { systemExec } from '../agent/exec.ts';
 import { generateCluster } from './generate.ts';
-import { percentile, runLoad } from './load.ts';
+import { percentile } from './load.ts';
+import type { LoadResult } from './load.ts';
 
 const services = Number(process.argv[2] ?? 10_000);
 const phaseCSeconds = Number(process.argv[3] ?? 150);
@@ -93,17 +94,24 @@ async function metricsLatency(url: string, n: number): Promise<{ p50: number; p9
   return { p50: percentile(out, 50), p99: percentile(out, 99), max: out[out.length - 1]! };
 }
 
+// The load generator runs in a child process of its own.
+async function runLoad(o: { url: string; rps: number; durationMs: number; maxRequests: number }): Promise<LoadResult> {
+  const r = await execa(process.execPath, [join(here, 'load-child.ts'), o.url, String(o.rps), String(o.durationMs), String(o.maxRequests)], { timeout: o.durationMs + 60_000 });
+  return JSON.parse(r.stdout) as LoadResult;
+}
+
 const fmt = (r: { p50: number; p99: number; max: number }): string => `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`;
 
 const holder = execa('unshare', ['-n', 'cat'], { stdin: 'pipe', reject: false });
 try {
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`);
-  const g = generateCluster(services, 10);
+  let g: ReturnType<typeof generateCluster> | undefined = generateCluster(services, 10);
   writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: g.items }));
   writeFileSync(join(dir, 'kube-proxy.log'), '');
   mkdirSync(join(dir, 'pods'));
   const ns = ['-t', String(holder.pid), '-n'];
   await execa('nsenter', [...ns, 'iptables-legacy-restore'], { input: g.restore });
+  g = undefined; // the generated cluster is on disk now
   const saves: { ms: number; cpu: number; lines: number }[] = [];
   for (let i = 0; i < 3; i++) {
     const r = await systemExec({ file: 'nsenter', args: [...ns, 'iptables-legacy-save'], timeoutMs: 120_000, maxBytes: 1 << 30, signal: new AbortController().signal });
