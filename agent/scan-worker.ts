@@ -7,6 +7,7 @@
  * Protocol (one reply per request, matched by `id`): see {@link WorkerRequest} and {@link WorkerReply}.
  */
 import { createHash } from 'node:crypto';
+import { setPriority } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { isAgentError } from '../lib/errors.ts';
@@ -124,6 +125,14 @@ function scan(req: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
   } catch (error) {
     return { ...reply, unchanged: false, result: undefined, error: plain(error), cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size };
   }
+}
+
+// The parse competes with the thread that serves /health: run it at the lowest priority (on
+// Linux a thread id of 0 is this thread only; best effort elsewhere).
+try {
+  setPriority(0, 19);
+} catch {
+  // not permitted: stay at the default priority
 }
 
 parentPort?.on('message', (request: WorkerRequest) => {
