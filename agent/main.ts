@@ -23,6 +23,7 @@ Run a command with --help for its flags.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.ts')).runCheck,
   'scan-logs': async () => (await import('./commands/scan-logs.ts')).runScanLogs,
+  agent: async () => (await import('./commands/agent.ts')).runAgent,
   demo: async () => (await import('./commands/demo.ts')).runDemo,
 };
 

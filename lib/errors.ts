@@ -94,6 +94,14 @@ export const ERROR_CODES = {
   DPS_ERR_KUBE_OPTIONS: 'Fix the named option; see docs/kubernetes.md for valid values and defaults.',
 
   // ---- AGENT (config, scheduling, HTTP; agent/) ----
+  DPS_ERR_AGENT_CONFIG: 'Fix the listed settings (flags, DPS_* environment variables or the --config file); README.md#agent lists every setting with its type and default.',
+  DPS_ERR_AGENT_EXEC_NOT_FOUND: 'Install iptables in the image (both iptables-legacy and iptables-nft), or point --rules-command at the right program.',
+  DPS_ERR_AGENT_EXEC_FAILED: 'Run the same command by hand on the node; the agent needs root (or CAP_NET_ADMIN) and the host network namespace to read the rules.',
+  DPS_ERR_AGENT_EXEC_TIMEOUT: 'The command did not finish in time (--exec-timeout): check the node for a hung iptables or a very large ruleset; the agent retries on the next scan.',
+  DPS_ERR_AGENT_EXEC_OUTPUT_LIMIT: 'The command printed more than --max-dump-bytes: raise the limit if the ruleset is really that large.',
+  DPS_ERR_AGENT_SCAN_TIMEOUT: 'Parsing and checking took longer than --scan-timeout: raise it for very large rulesets; the scan worker was restarted.',
+  DPS_ERR_AGENT_WORKER: 'The scan worker stopped unexpectedly (out of memory?): it is restarted on the next scan; check the memory limit of the DaemonSet.',
+  DPS_ERR_AGENT_LISTEN: 'Pick a free address and port with --listen HOST:PORT.',
 } as const;
 
 /** A stable error code from the catalog. */

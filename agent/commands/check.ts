@@ -2,8 +2,7 @@
  * `dataplane-sentinel check --rules FILE|- [--rules6 FILE] --cluster PATH --node NAME [--format text|json]`
  * Offline drift check for incident response. Exit 0 in sync, 1 drift, 2 bad input or usage.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { CliIo } from '../cli-io.ts';
 import { EXIT } from '../cli-io.ts';
@@ -12,9 +11,7 @@ import { decodeDump } from '../../lib/iptables/decode.ts';
 import { parseIptablesSave } from '../../lib/iptables/parse.ts';
 import type { Ruleset } from '../../lib/iptables/types.ts';
 import { checkNode } from '../../lib/kubeproxy/check-node.ts';
-import { readClusterObjects } from '../../lib/kubeproxy/cluster-input.ts';
-import type { ClusterView } from '../../lib/kubeproxy/cluster.ts';
-import { parseClusterText } from '../../lib/kubeproxy/cluster-text.ts';
+import { readCluster } from '../read-cluster.ts';
 import { toJsonReport, toTextReport } from '../../lib/kubeproxy/report.ts';
 
 const USAGE = `Usage: dataplane-sentinel check --rules FILE|- [--rules6 FILE] --cluster PATH --node NAME [--format text|json]
@@ -119,37 +116,5 @@ async function readInput(path: string, io: CliIo): Promise<string> {
   }
 }
 
-/** Reads a cluster file or every .json/.yaml/.yml file of a directory (recursively, sorted). */
-export async function readCluster(path: string): Promise<ClusterView> {
-  let files: string[];
-  try {
-    const info = await stat(path);
-    files = info.isDirectory() ? await listClusterFiles(path) : [path];
-  } catch (error) {
-    throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: path, cause: error });
-  }
-  if (files.length === 0) throw agentError('DPS_ERR_CLUSTER_EMPTY', 'Expected .json or .yaml files in the directory, found none', { where: path });
-  const items: unknown[] = [];
-  const wheres: ((i: number) => string)[] = [];
-  for (const file of files) {
-    let text: string;
-    try { text = await readFile(file, 'utf8'); } catch (error) {
-      throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: file, cause: error });
-    }
-    const parsed = parseClusterText(text, file);
-    items.push(...parsed.items);
-    for (let i = 0; i < parsed.items.length; i++) wheres.push(() => parsed.where(i));
-  }
-  const view = readClusterObjects(items, { where: (i) => wheres[i]?.(i) ?? path });
-  return view;
-}
-
-async function listClusterFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await listClusterFiles(full));
-    else if (/\.(json|ya?ml)$/.test(entry.name)) out.push(full);
-  }
-  return out;
-}
+/** Reads a cluster file or directory (moved to agent/read-cluster.ts; kept here for callers). */
+export { readCluster } from '../read-cluster.ts';

@@ -1,0 +1,81 @@
+/**
+ * The demo's node: a throwaway network namespace held open by a child process (`unshare -n cat`;
+ * it exits, and the namespace goes, when its stdin closes: on close(), on Ctrl-C, even when the
+ * demo is killed), loaded with the real iptables-legacy-restore. The agent reads it with
+ * `nsenter -t PID -n iptables-legacy-save` as its --rules-command.
+ * Without root or iptables, the same scenario runs from a file (`--rules-file`).
+ */
+import { execa } from 'execa';
+import type { ResultPromise } from 'execa';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The node's rules, whichever way they are kept. */
+export interface DemoNode {
+  /** How the agent reads the rules: flags for `agent`. */
+  readonly agentFlags: readonly string[];
+  /** What is used, for the demo's output. */
+  readonly description: string;
+  /** Replaces the rules with `restore` (what kube-proxy writes). */
+  load(restore: string): Promise<void>;
+  /** `iptables -t nat -F`: every nat rule goes, the chains stay. */
+  flushNat(): Promise<void>;
+  /** Removes the namespace (or nothing); idempotent. */
+  close(): Promise<void>;
+}
+
+/** A namespace when possible, else a file in `dir`. */
+export async function createDemoNode(dir: string, signal: AbortSignal): Promise<DemoNode> {
+  const why = await namespaceUnavailable();
+  return why === undefined ? namespaceNode(signal) : fileNode(join(dir, 'node.rules'), why);
+}
+
+async function namespaceUnavailable(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'not root';
+  const r = await execa('unshare', ['-n', 'iptables-legacy-save'], { reject: false, timeout: 10_000 });
+  return r.exitCode === 0 ? undefined : 'unshare or iptables-legacy not available';
+}
+
+function namespaceNode(signal: AbortSignal): DemoNode {
+  const holder: ResultPromise = execa('unshare', ['-n', 'cat'], { stdin: 'pipe', stdout: 'ignore', stderr: 'ignore', reject: false, cleanup: true });
+  const pid = holder.pid;
+  const inNs = async (args: string[], input?: string): Promise<void> => {
+    const r = await execa('nsenter', ['-t', String(pid), '-n', ...args], { ...(input === undefined ? {} : { input }), reject: false, timeout: 20_000, cancelSignal: signal });
+    if (r.exitCode !== 0) throw new Error(`${args.join(' ')} in the demo namespace failed: ${r.stderr}`);
+  };
+  let closed = false;
+  return {
+    agentFlags: ['--rules-command', `nsenter -t ${pid} -n iptables-legacy-save`],
+    description: `a throwaway network namespace (held by pid ${pid}), loaded with iptables-legacy-restore; the agent runs \`nsenter -t ${pid} -n iptables-legacy-save\``,
+    load: (restore) => inNs(['iptables-legacy-restore'], restore),
+    flushNat: () => inNs(['iptables-legacy', '-t', 'nat', '-F']),
+    async close() {
+      if (closed) return;
+      closed = true;
+      holder.stdin?.end();
+      holder.kill('SIGTERM');
+      await holder;
+    },
+  };
+}
+
+function fileNode(path: string, why: string): DemoNode {
+  let current = '';
+  return {
+    agentFlags: ['--rules-file', path],
+    description: `rules from a file (${why}; run as root with iptables installed to use a real network namespace)`,
+    async load(restore) {
+      current = restore;
+      await writeFile(path, restore);
+    },
+    async flushNat() {
+      let table = '';
+      current = current.split('\n').filter((line) => {
+        if (line.startsWith('*')) table = line.slice(1);
+        return !(table === 'nat' && line.startsWith('-A '));
+      }).join('\n');
+      await writeFile(path, current);
+    },
+    close: async () => {},
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * One rules scan, and the state it leaves: bring the worker's cluster view up to date, dump the
+ * rules (bounded commands), let the worker hash/parse/check them (the parse is skipped when the
+ * dumps and the view are unchanged: the previous findings are judged again), then judge the drift
+ * with grace and persistence (lib/kube/drift-judgement).
+ *
+ * Cost control: the CPU a scan cost (commands + worker) sets the wait before the next one, so
+ * scans use at most `cpuBudget` of a core on average: wait = max(interval, cost / budget).
+ */
+
+import type { Clock, Logger } from '../lib/kube/deps.ts';
+import { judgeDrift, EMPTY_HISTORY } from '../lib/kube/drift-judgement.ts';
+import type { DriftHistory, JudgeResult } from '../lib/kube/drift-judgement.ts';
+import type { NodeCheckResult } from '../lib/kubeproxy/check-node.ts';
+import type { ClusterSource } from './cluster-source.ts';
+import type { AgentConfig } from './config.ts';
+import { formatDuration } from './duration.ts';
+import type { AgentMetrics } from './metrics.ts';
+import type { RulesSource } from './rules-source.ts';
+import { fromPlain } from './scan-worker-client.ts';
+import type { ScanWorkerClient } from './scan-worker-client.ts';
+import { driftItems } from './verdict.ts';
+
+/** A worker heap larger than this after a scan is given back by restarting the worker. */
+export const RECYCLE_HEAP_BYTES = 48 * 1024 * 1024;
+
+/** What the last scans left. */
+export interface RulesState {
+  judgement: JudgeResult | undefined;
+  judgedAt: number | undefined;
+  error: { code: string; message: string } | undefined;
+  /** The last full check (for /debug and verbose findings). */
+  lastFull: { result: NodeCheckResult; at: number; clusterVersion: number } | undefined;
+  scans: number;
+  /** CPU seconds of the last scan. */
+  lastCpuSeconds: number;
+}
+
+/** The monitor. */
+export interface RulesMonitor {
+  readonly state: Readonly<RulesState>;
+  /** One scan; never throws. */
+  scan(signal: AbortSignal): Promise<void>;
+  /** The wait before the next scan (the interval, stretched by the CPU budget). */
+  intervalMs(): number;
+  /** A judgement older than this is stale. */
+  staleAfterMs(): number;
+}
+
+const FAMILY = { 4: 'IPv4', 6: 'IPv6' } as const;
+
+/** Builds the monitor. */
+export function createRulesMonitor(deps: {
+  config: AgentConfig; clock: Clock; log: Logger; metrics: AgentMetrics;
+  rules: RulesSource; cluster: ClusterSource; worker: ScanWorkerClient; onScanned: () => void;
+}): RulesMonitor {
+  const { config, clock, metrics, worker } = deps;
+  const log = deps.log.child({ component: 'rules' });
+  const state: RulesState = { judgement: undefined, judgedAt: undefined, error: undefined, lastFull: undefined, scans: 0, lastCpuSeconds: 0 };
+  let history: DriftHistory = EMPTY_HISTORY;
+  let hashes: Record<string, string> = {};
+  let stretched = false;
+  const intervalMs = (): number => Math.max(config.intervalMs, (state.lastCpuSeconds * 1000) / config.cpuBudget);
+
+  const fail = (code: string, message: string, at: number, started: number, cpuSeconds: number, dumps: { family: 4 | 6; backend: string; durationMs: number }[]): void => {
+    if (state.error?.code !== code) log.warn({ code, message }, 'scan failed: the rules verdict is unknown until a scan succeeds');
+    state.error = { code, message };
+    hashes = {};
+    metrics.recordScan({
+      result: 'error', errorCode: code, durationSeconds: (clock.now() - started) / 1000, cpuSeconds, at,
+      dumps: dumps.map((d) => ({ family: FAMILY[d.family], backend: d.backend, durationSeconds: d.durationMs / 1000, hashChanged: false })),
+    });
+  };
+
+  const scan = async (signal: AbortSignal): Promise<void> => {
+    const started = clock.now();
+    let cpuSeconds = 0;
+    try {
+      const view = await deps.cluster.sync(worker, signal);
+      cpuSeconds += view.cpuMs / 1000;
+      if (!view.loaded) {
+        fail('DPS_ERR_CLUSTER_EMPTY', `No cluster view yet (${deps.cluster.apiInput().message})`, clock.now(), started, cpuSeconds, []);
+        return;
+      }
+      const { dumps, failures } = await deps.rules.dump(signal);
+      cpuSeconds += [...dumps, ...failures].reduce((n, d) => n + d.cpuSeconds, 0);
+      if (failures.length > 0) {
+        const f = failures[0]!;
+        fail(f.error.code, shortError(f.error), clock.now(), started, cpuSeconds, [...dumps, ...failures]);
+        return;
+      }
+      const reuse = state.lastFull !== undefined && state.lastFull.clusterVersion === view.version;
+      const request = { nodeName: config.node, previousHashes: hashes, reuse };
+      let reply = await worker.scan({ ...request, dumps: dumps.map((d) => ({ family: d.family, source: d.source, bytes: d.bytes })) }, config.scanTimeoutMs);
+      cpuSeconds += reply.cpuMs / 1000;
+      if (reply.needCluster === true) {
+        // A new worker holds no view: load it only now that a full check is needed.
+        cpuSeconds += (await deps.cluster.ensureLoaded(worker)) / 1000;
+        reply = await worker.scan({ ...request, dumps: [], usePending: true }, config.scanTimeoutMs);
+        cpuSeconds += reply.cpuMs / 1000;
+      }
+      const at = clock.now();
+      const changed = (f: number): boolean => hashes[f] !== undefined && hashes[f] !== reply.hashes[f];
+      const dumpRecords = dumps.map((d) => ({ family: FAMILY[d.family], backend: d.backend, durationSeconds: d.durationMs / 1000, hashChanged: changed(d.family) }));
+      if (reply.error !== undefined) {
+        const error = fromPlain(reply.error);
+        fail(error.code, shortError(error), at, started, cpuSeconds, dumps);
+        return;
+      }
+      hashes = reply.hashes;
+      let result: NodeCheckResult;
+      if (reply.unchanged && state.lastFull !== undefined) {
+        result = state.lastFull.result;
+      } else {
+        result = reply.result!;
+        state.lastFull = { result, at, clusterVersion: view.version };
+      }
+      const judgement = judgeDrift(
+        { drifts: driftItems(result.findings), now: at, view: { judgeable: view.judgeable, state: view.state }, serviceChangedAt: view.serviceChangedAt, history },
+        { graceMs: config.graceMs, persistScans: config.persistScans },
+      );
+      history = judgement.history;
+      if (state.error !== undefined) log.info({ after: state.error.code }, 'scan succeeded again');
+      state.error = undefined;
+      state.judgement = judgement;
+      state.judgedAt = at;
+      metrics.recordScan({
+        result: reply.unchanged ? 'skipped-unchanged' : 'ok', durationSeconds: (at - started) / 1000, cpuSeconds, at, dumps: dumpRecords,
+        ...(reply.unchanged ? {} : { counts: dumps.map((d) => ({ family: FAMILY[d.family], backend: result.stats.backends[FAMILY[d.family]] ?? d.backend, ...countsOf(reply, d.family) })) }),
+      });
+      log.debug({ heapBytes: reply.heapBytes, unchanged: reply.unchanged, parseMs: reply.parseMs, checkMs: reply.checkMs, cpuSeconds, findings: result.findings.length }, 'scan done');
+      // A full parse grows the worker's heap far beyond the view (V8 keeps it): start afresh.
+      if (!reply.unchanged && reply.heapBytes > RECYCLE_HEAP_BYTES) await worker.recycle();
+    } catch (error) {
+      const e = error as { code?: string };
+      fail(typeof e.code === 'string' && e.code.startsWith('DPS_ERR_') ? e.code : 'DPS_ERR_INTERNAL', shortError(error), clock.now(), started, cpuSeconds, []);
+    } finally {
+      state.scans++;
+      state.lastCpuSeconds = cpuSeconds;
+      const next = intervalMs();
+      metrics.setInterval(next / 1000);
+      const nowStretched = next > config.intervalMs * 1.05;
+      if (nowStretched !== stretched) {
+        stretched = nowStretched;
+        if (stretched) log.info({ intervalMs: Math.round(next), scanCpuSeconds: cpuSeconds, cpuBudget: config.cpuBudget }, `scan interval stretched to ${formatDuration(next)} to keep scans within the CPU budget`);
+        else log.info({ intervalMs: next }, 'scan interval back to the configured one');
+      }
+      deps.onScanned();
+    }
+  };
+
+  return {
+    state,
+    scan,
+    intervalMs,
+    staleAfterMs: () => 3 * intervalMs() + config.scanTimeoutMs + config.execTimeoutMs * config.families.length,
+  };
+}
+
+// Rules and chains of one family's dump, from the worker's per-family counts.
+function countsOf(reply: { counts?: { family: number; rules: number; chains: number }[] }, family: number): { rules: number; chains: number } {
+  const c = reply.counts?.find((x) => x.family === family);
+  return { rules: c?.rules ?? 0, chains: c?.chains ?? 0 };
+}
+
+// `where: message`, without the hint (the code goes next to it in /health).
+function shortError(error: unknown): string {
+  const e = error as { where?: string; message?: string };
+  const message = e.message ?? String(error);
+  return e.where === undefined || message.includes(e.where) ? message : `${e.where}: ${message}`;
+}

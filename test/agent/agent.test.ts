@@ -1,0 +1,140 @@
+// The wired agent over real HTTP on 127.0.0.1 with real files and processes: healthy when the rules
+// match, and for every bad input (iptables-save missing, failing, hanging, printing garbage; the
+// cluster file invalid; a log directory missing) it keeps serving, says Unknown with the reason,
+// and counts it in /metrics. It stops within 5 s.
+import t from 'tap';
+import { execa } from 'execa';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { createAgent } from '../../agent/agent.ts';
+import { loadConfig } from '../../agent/config.ts';
+import { systemExec } from '../../agent/exec.ts';
+import { systemClock } from '../../lib/kube/deps.ts';
+import { readClusterObjects } from '../../lib/kubeproxy/cluster-input.ts';
+import { parseClusterText } from '../../lib/kubeproxy/cluster-text.ts';
+import { expectedServicePorts } from '../../lib/kubeproxy/expected.ts';
+import { renderKubeProxyRules } from '../../lib/kubeproxy/render.ts';
+import { memoryLogger } from '../helpers/kube-testing.ts';
+
+const clusterText = readFileSync(new URL('../../examples/demo/cluster.yaml', import.meta.url), 'utf8');
+const items = parseClusterText(clusterText, 'cluster.yaml').items;
+const view = readClusterObjects(items, { where: String });
+const rules = renderKubeProxyRules(expectedServicePorts(view, { family: 4, node: view.nodes[0]! }), { family: 4, clusterCIDR: '10.244.0.0/16' });
+// Polls an async condition every 20 ms until it holds (true) or `ms` pass (false).
+async function eventually(cond: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+const fixture = (name: string): string => new URL(`../fixtures/agent/${name}`, import.meta.url).pathname;
+
+async function start(t: { teardown(fn: () => Promise<void> | void): void }, extra: string[], files: { rules?: string; cluster?: string } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'dps-agent-'));
+  mkdirSync(join(dir, 'pods', 'kube-system_kube-proxy-x_uid', 'kube-proxy'), { recursive: true });
+  writeFileSync(join(dir, 'pods', 'kube-system_kube-proxy-x_uid', 'kube-proxy', '0.log'), '');
+  writeFileSync(join(dir, 'node.rules'), files.rules ?? rules);
+  writeFileSync(join(dir, 'cluster.yaml'), files.cluster ?? clusterText);
+  const argv = ['--node', 'demo-node', '--listen', '127.0.0.1:0', '--cluster-file', join(dir, 'cluster.yaml'), '--interval', '100ms', '--jitter', '0',
+    '--grace', '0s', '--persist-scans', '1', '--pod-log-dir', join(dir, 'pods'), '--log-state-file', join(dir, 'state.json'), '--no-journal', '--no-kube-proxy-probe', ...extra];
+  if (!extra.some((a) => a.startsWith('--rules'))) argv.push('--rules-file', join(dir, 'node.rules'));
+  const config = loadConfig({ argv: argv.map((a) => a.replace('$DIR', dir)), env: {} }).config!;
+  const log = memoryLogger();
+  const stop = new AbortController();
+  const agent = await createAgent({ config, log, clock: systemClock, exec: systemExec, registry: new Registry(), signal: stop.signal, version: 'test' });
+  const url = await agent.listen();
+  t.teardown(async () => { stop.abort(); await agent.close(); rmSync(dir, { recursive: true, force: true }); });
+  const health = async () => { const r = await fetch(`${url}/health`); return { code: r.status, body: await r.json() as { status: string; checks: { name: string; status: string; reason: string; message: string }[] } }; };
+  const metrics = async () => (await fetch(`${url}/metrics`)).text();
+  const until = async (want: (h: Awaited<ReturnType<typeof health>>) => boolean, what: string) => {
+    let last = await health();
+    const deadline = Date.now() + 10_000;
+    while (!want(last)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+      await new Promise((r) => setTimeout(r, 50));
+      last = await health();
+    }
+    return last;
+  };
+  return { agent, url, dir, log, health, metrics, until };
+}
+
+t.test('a node whose rules match is healthy; /metrics passes promtool; a log line shows within 1 s', async (t) => {
+  const a = await start(t, []);
+  const h = await a.until((x) => x.body.status === 'healthy', 'healthy');
+  t.equal(h.code, 200);
+  t.same((await fetch(`${a.url}/readyz`)).status, 200);
+  const text = await a.metrics();
+  t.match(text, /dataplane_sentinel_node_status\{status="healthy"\} 1/);
+  t.match(text, /dataplane_sentinel_rules\{family="IPv4",backend="\w+"\} [1-9]\d*/);
+  const probe = await execa('promtool', ['--version'], { reject: false });
+  if (probe.exitCode === 0) {
+    const r = await execa('promtool', ['check', 'metrics'], { input: text, reject: false });
+    t.equal(r.exitCode, 0, r.stderr);
+  } else t.comment('promtool not installed: lint skipped');
+  // kube-proxy's pod log gets a failure line
+  const at = Date.now();
+  appendFileSync(join(a.dir, 'pods', 'kube-system_kube-proxy-x_uid', 'kube-proxy', '0.log'), `${new Date().toISOString()} stderr F E0314 18:02:11.532201       1 proxier.go:1525] "Failed to execute iptables-restore" err="exit status 1"\n`);
+  const seen = await eventually(async () => /log_matches_total\{class="proxy-sync-failure",component="kube-proxy"\} 1/.test(await a.metrics()), 3000);
+  t.ok(seen, 'the match is counted');
+  t.ok(Date.now() - at < 1500, `shown within ~1 s (${Date.now() - at} ms)`);
+});
+
+t.test('unchanged dumps skip the parse; a changed dump counts as a ruleset change', async (t) => {
+  const a = await start(t, []);
+  await a.until((x) => x.body.status === 'healthy', 'healthy');
+  t.ok(await eventually(async () => /scans_total\{result="skipped-unchanged"\} [1-9]/.test(await a.metrics())), 'unchanged scans are skipped');
+  writeFileSync(join(a.dir, 'node.rules'), rules.replace(/^-A KUBE-SERVICES .*shop\/web.*$/m, ''));
+  const h = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy after the rules changed');
+  t.match(h.body.checks.find((c) => c.name === 'rules'), { reason: 'RulesOutOfSync' });
+  t.match(await a.metrics(), /ruleset_changes_total\{family="IPv4"\} [1-9]/);
+});
+
+for (const [name, args, code] of [
+  ['printing garbage', ['--rules-command', fixture('garbage.sh')], 'DPS_ERR_RULES_'],
+  ['failing', ['--rules-command', fixture('fail.sh')], 'DPS_ERR_AGENT_EXEC_FAILED'],
+  ['hanging', ['--rules-command', fixture('hang.sh'), '--exec-timeout', '300ms'], 'DPS_ERR_AGENT_EXEC_TIMEOUT'],
+  ['missing', ['--rules-command', 'no-such-iptables-save'], 'DPS_ERR_AGENT_EXEC_NOT_FOUND'],
+] as const) {
+  t.test(`iptables-save ${name}: the agent keeps serving, /health is unknown with the reason, metrics count it`, async (t) => {
+    const a = await start(t, [...args]);
+    const h = await a.until((x) => x.body.checks.some((c) => c.name === 'rules' && c.reason === 'ScanFailed'), 'a failed scan');
+    t.equal(h.code, 503);
+    t.equal(h.body.status, 'unknown');
+    t.match(h.body.checks.find((c) => c.name === 'rules')?.message, code);
+    t.match(await a.metrics(), new RegExp(`scan_errors_total\\{code="${code}`));
+    t.equal((await fetch(`${a.url}/livez`)).status, 200, 'the agent itself is alive');
+  });
+}
+
+t.test('an invalid cluster file makes the verdict unknown until it is fixed', async (t) => {
+  const a = await start(t, []);
+  await a.until((x) => x.body.status === 'healthy', 'healthy');
+  writeFileSync(join(a.dir, 'cluster.yaml'), 'items: [ this is not yaml');
+  const h = await a.until((x) => x.body.status === 'unknown', 'unknown');
+  t.match(h.body.checks.find((c) => c.name === 'api'), { status: 'unknown', reason: 'ClusterFileInvalid' });
+  t.match(await a.metrics(), /dataplane_sentinel_api_up 0/);
+  writeFileSync(join(a.dir, 'cluster.yaml'), clusterText);
+  await a.until((x) => x.body.status === 'healthy', 'healthy again');
+});
+
+t.test('a missing log directory makes the log checks unknown; --unknown-status 200 answers 200', async (t) => {
+  const a = await start(t, ['--pod-log-dir', '$DIR/no-such-dir', '--unknown-status', '200']);
+  const h = await a.until((x) => x.body.checks.some((c) => c.reason === 'LogSourceMissing'), 'log source missing');
+  t.equal(h.body.status, 'unknown');
+  t.equal(h.code, 200);
+  t.match(h.body.checks.find((c) => c.name === 'kube-proxy-logs')?.message, /no-such-dir/);
+});
+
+t.test('close() stops everything within 5 s, even during a hanging command', async (t) => {
+  const a = await start(t, ['--rules-command', fixture('hang.sh')]);
+  await new Promise((r) => setTimeout(r, 300));
+  const started = Date.now();
+  await a.agent.close();
+  t.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+  await t.rejects(fetch(`${a.url}/health`));
+});
