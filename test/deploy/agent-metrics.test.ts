@@ -38,8 +38,11 @@ t.test('the real agent exports valid metrics covering the alerts and the dashboa
     `--log-path=${join(dir, 'logs')}`, `--config=${join(dir, 'config.yaml')}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  t.teardown(() => {
+  t.teardown(async () => {
+    // wait for the agent to stop (it writes its state on the way out) before removing its directory
+    const exited = child.exitCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     rmSync(dir, { recursive: true, force: true });
   });
   // Wait (bounded) for a scan to be reflected in /metrics.

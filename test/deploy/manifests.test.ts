@@ -51,8 +51,17 @@ function sortKeys(v: any): any {
   return v;
 }
 
-t.test('the base never ships a Namespace (uninstalling must not delete kube-system)', async (t) => {
-  for (const dir of KUSTOMIZATIONS) t.notOk(kustomize(dir).some((o) => o.kind === 'Namespace'), dir);
+t.test('the base ships its own Namespace, never kube-system, with Pod Security allowing the agent there only', async (t) => {
+  for (const dir of KUSTOMIZATIONS) {
+    const namespaces = kustomize(dir).filter((o) => o.kind === 'Namespace');
+    t.notOk(namespaces.some((o) => o.metadata.name === 'kube-system' || o.metadata.name === 'default'), `${dir}: never ships kube-system or default (uninstall deletes it)`);
+  }
+  const ns = kustomize('deploy/base').find((o) => o.kind === 'Namespace');
+  t.equal(ns?.metadata.name, 'dataplane-sentinel');
+  t.equal((ns?.metadata.labels as Record<string, string> | undefined)?.['pod-security.kubernetes.io/enforce'], 'privileged', 'the host network and NET_ADMIN need the privileged profile');
+  for (const o of kustomize('deploy/base')) {
+    if (o.metadata.namespace !== undefined && o.kind !== 'Role' && o.kind !== 'RoleBinding') t.equal(o.metadata.namespace, 'dataplane-sentinel', `${o.kind} ${o.metadata.name}`);
+  }
 });
 
 t.test('the DaemonSet: least privilege and safe defaults', async (t) => {
@@ -60,7 +69,7 @@ t.test('the DaemonSet: least privilege and safe defaults', async (t) => {
   const ds = daemonSet(objs);
   const pod = ds.spec.template.spec;
   const c = agentContainer(ds);
-  t.equal(ds.metadata.namespace, 'kube-system');
+  t.equal(ds.metadata.namespace, 'dataplane-sentinel');
   t.equal(pod.serviceAccountName, 'dataplane-sentinel');
   t.equal(pod.hostNetwork, true, 'host network: iptables-save reads the namespace it runs in');
   t.equal(pod.dnsPolicy, 'Default', 'the node resolver, not CoreDNS behind a ClusterIP');

@@ -29,6 +29,6 @@ t.test('the admission policy names exactly our condition types and taint key', a
   const types = JSON.parse(vars.ownConditionTypes.replace(/'/g, '"'));
   t.same(types, [...OWNED_CONDITION_TYPES]);
   t.equal(vars.taintKey, `'${TAINT_KEY}'`);
-  t.match(policy.spec.matchConditions[0].expression, /system:serviceaccount:kube-system:dataplane-sentinel/);
+  t.match(policy.spec.matchConditions[0].expression, /system:serviceaccount:dataplane-sentinel:dataplane-sentinel/);
   t.same(policy.spec.matchConstraints.resourceRules[0].resources, ['nodes', 'nodes/status']);
 });
