@@ -1,10 +1,13 @@
 /**
- * The main thread's side of the scan worker: starts it on demand, matches replies to requests,
- * bounds every request with a timeout (a stuck parse terminates the worker; the next request
+ * The agent's side of the scan worker (a child process): starts it on demand, matches replies to
+ * requests, bounds every request with a timeout (a stuck parse kills the worker; the next request
  * starts a fresh one), and recycles the worker when its heap grew past a limit after a big parse
- * (V8 keeps a grown heap; a fresh isolate gives the memory back).
+ * (V8 keeps a grown heap; killing the process gives the memory back at once, without the pause a
+ * worker thread's teardown costs the serving thread).
  */
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { AgentError, agentError, ERROR_CODES } from '../lib/errors.ts';
 import type { ClusterSource, PlainError, WorkerReply, WorkerRequest } from './scan-worker.ts';
 
@@ -21,7 +24,7 @@ export function fromPlain(e: PlainError): AgentError {
 /** The client. */
 export class ScanWorkerClient {
   readonly #url: URL;
-  #worker: Worker | undefined;
+  #worker: ChildProcess | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
@@ -40,27 +43,26 @@ export class ScanWorkerClient {
 
   /** Loads (or replaces) the cluster view in the worker. */
   async loadCluster(source: ClusterSource, fingerprints: boolean, timeoutMs: number): Promise<Extract<WorkerReply, { type: 'cluster' }>> {
-    const reply = await (this.#request('load-cluster', { source, fingerprints }, timeoutMs, []) as Promise<Extract<WorkerReply, { type: 'cluster' }>>);
+    const reply = await (this.#request('load-cluster', { source, fingerprints }, timeoutMs) as Promise<Extract<WorkerReply, { type: 'cluster' }>>);
     if (reply.ok) this.#clusterLoaded = true;
     return reply;
   }
 
-  /** Hashes, parses and checks the dumps (buffers are transferred, not copied). */
+  /** Hashes, parses and checks the dumps (sent to the worker process over its IPC channel). */
   scan(body: Body<'scan'>, timeoutMs: number): Promise<Extract<WorkerReply, { type: 'scan' }>> {
-    const transfer: ArrayBuffer[] = [];
-    const dumps = body.dumps.map((d) => {
-      const own = d.bytes.byteOffset === 0 && d.bytes.byteLength === d.bytes.buffer.byteLength && d.bytes.buffer instanceof ArrayBuffer ? d.bytes : d.bytes.slice();
-      transfer.push(own.buffer as ArrayBuffer);
-      return { ...d, bytes: own };
-    });
-    return this.#request('scan', { ...body, dumps }, timeoutMs, transfer) as Promise<Extract<WorkerReply, { type: 'scan' }>>;
+    return this.#request('scan', body, timeoutMs) as Promise<Extract<WorkerReply, { type: 'scan' }>>;
   }
 
   /** Stops the worker; the next request starts a new one. */
   async recycle(): Promise<void> {
     const w = this.#worker;
     this.#worker = undefined;
-    if (w !== undefined) await w.terminate();
+    if (w !== undefined && w.exitCode === null && w.signalCode === null) {
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      w.ref(); // keep the event loop alive until the worker is gone
+      w.kill('SIGKILL');
+      await exited;
+    }
   }
 
   /** Stops the worker and fails what is pending. */
@@ -70,7 +72,7 @@ export class ScanWorkerClient {
     await this.recycle();
   }
 
-  #request(type: WorkerRequest['type'], body: object, timeoutMs: number, transfer: ArrayBuffer[]): Promise<WorkerReply> {
+  #request(type: WorkerRequest['type'], body: object, timeoutMs: number): Promise<WorkerReply> {
     if (this.#closed) return Promise.reject(agentError('DPS_ERR_AGENT_WORKER', 'The agent is stopping'));
     const worker = this.#ensure();
     const id = this.#nextId++;
@@ -81,17 +83,27 @@ export class ScanWorkerClient {
         void this.recycle();
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ ...body, type, id }, transfer);
+      worker.send({ ...body, type, id }, (error) => {
+        if (error === null || error === undefined) return;
+        const p = this.#pending.get(id);
+        if (p === undefined) return;
+        this.#pending.delete(id);
+        clearTimeout(p.timer);
+        p.reject(agentError('DPS_ERR_AGENT_WORKER', `Could not send to the scan worker: ${error.message}`));
+      });
     });
   }
 
-  #ensure(): Worker {
+  #ensure(): ChildProcess {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(this.#url, { stdout: false, stderr: false });
+    // advanced serialization: dumps travel as bytes, not as JSON
+    const worker = fork(fileURLToPath(this.#url), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
     this.started++;
     this.#clusterLoaded = false;
     worker.unref();
-    worker.on('message', (reply: WorkerReply) => {
+    worker.channel?.unref();
+    worker.on('message', (message) => {
+      const reply = message as WorkerReply;
       const p = this.#pending.get(reply.id);
       if (p === undefined) return;
       this.#pending.delete(reply.id);
@@ -104,7 +116,7 @@ export class ScanWorkerClient {
       this.#failAll(agentError('DPS_ERR_AGENT_WORKER', `The scan worker stopped: ${why}`));
     };
     worker.on('error', (error) => gone(error.message));
-    worker.on('exit', (code) => gone(`exit code ${code}`));
+    worker.on('exit', (code, signal) => gone(signal === null ? `exit code ${code}` : `signal ${signal}`));
     this.#worker = worker;
     return worker;
   }

@@ -1,6 +1,7 @@
 /**
- * The scan worker (a worker_threads Worker): everything CPU-heavy of a scan happens here, off
- * the event loop that serves /health and /metrics: hashing the dumps, parsing them, reading the
+ * The scan worker (a child process of the agent): everything CPU-heavy of a scan happens here, off
+ * the event loop that serves /health and /metrics, in a heap of its own whose memory the kernel takes
+ * back when the process is replaced (a worker thread's big heap stalled the agent while it was freed): hashing the dumps, parsing them, reading the
  * cluster objects, and the check itself. It keeps the current cluster view between scans; the
  * main thread owns everything else (commands, judgement, metrics, HTTP).
  *
@@ -9,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { parentPort } from 'node:worker_threads';
 import { isAgentError } from '../lib/errors.ts';
+import { decodeDump } from '../lib/iptables/decode.ts';
 import { parseIptablesSave } from '../lib/iptables/parse.ts';
 import type { Ruleset } from '../lib/iptables/types.ts';
 import { checkNode } from '../lib/kubeproxy/check-node.ts';
@@ -102,10 +103,9 @@ function scan(req: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
   }
   try {
     const t0 = performance.now();
-    const decoder = new TextDecoder('utf-8');
     const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = request.dumps.map((d) => ({
       family: d.family,
-      rulesets: parseIptablesSave(decoder.decode(d.bytes), { source: d.source }),
+      rulesets: parseIptablesSave(decodeDump(Buffer.from(d.bytes.buffer, d.bytes.byteOffset, d.bytes.byteLength)), { source: d.source }),
     }));
     for (const r of rules) {
       const wrong = r.rulesets.find((s) => s.family !== undefined && s.family !== (r.family === 4 ? 'ipv4' : 'ipv6'));
@@ -127,15 +127,17 @@ function scan(req: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
   }
 }
 
-// The parse competes with the thread that serves /health: run it at the lowest priority (on
-// Linux a thread id of 0 is this thread only; best effort elsewhere).
+// The parse competes with the process that serves /health: run it at the lowest priority.
 try {
   setPriority(0, 19);
 } catch {
   // not permitted: stay at the default priority
 }
 
-parentPort?.on('message', (request: WorkerRequest) => {
-  if (request.type === 'load-cluster') void loadCluster(request).then((r) => parentPort?.postMessage(r));
-  else parentPort?.postMessage(scan(request));
+const reply = (r: WorkerReply): void => { process.send?.(r); };
+process.on('message', (request: WorkerRequest) => {
+  if (request.type === 'load-cluster') void loadCluster(request).then(reply);
+  else reply(scan(request));
 });
+// The agent went away (crash, kill -9): nothing to do without it.
+process.on('disconnect', () => process.exit(0));

@@ -14,7 +14,7 @@
  */
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { systemExec } from '../agent/exec.ts';
@@ -30,12 +30,27 @@ const log = (s: string): void => { console.log(s); };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const TICKS = 100;
 
-// CPU seconds (self + reaped children) and RSS (MiB) of a process.
+// CPU seconds and RSS (MiB) of a process and every live descendant (the scan worker is a child
+// process: its memory and CPU count as the agent's). CPU includes reaped children (iptables-save,
+// finished workers); RSS is the sum over the tree.
 function usage(pid: number): { cpu: number; rssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpu = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  let cpu = 0;
+  let rss = 0;
+  const visit = (p: number): void => {
+    let stat: string;
+    try { stat = readFileSync(`/proc/${p}/stat`, 'utf8'); } catch { return; } // exited meanwhile
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    cpu += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS;
+    try { rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { /* exited */ }
+    let tasks: string[] = [];
+    try { tasks = readdirSync(`/proc/${p}/task`); } catch { return; }
+    for (const tid of tasks) {
+      let children = '';
+      try { children = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8'); } catch { continue; }
+      for (const c of children.split(' ').filter((x) => x !== '')) visit(Number(c));
+    }
+  };
+  visit(pid);
   return { cpu, rssMiB: rss };
 }
 
