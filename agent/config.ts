@@ -109,7 +109,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   { key: 'listen', kind: 'string', meaning: 'HTTP address HOST:PORT for /health, /livez, /readyz and /metrics.' },
   { key: 'interval', kind: 'duration', min: 100, meaning: 'Scan period; stretched when a scan costs more than the CPU budget allows.' },
   { key: 'jitter', kind: 'number', min: 0, max: 1, meaning: 'Random spread of each wait, as a fraction of the interval (nodes do not scan in lock-step).' },
-  { key: 'cpuBudget', kind: 'number', min: 0.001, max: 1, meaning: 'Share of one core that scans (the dump commands included) may use on average.' },
+  { key: 'cpuBudget', kind: 'number', min: 0.001, max: 1, meaning: 'Share of one core the agent may use on average, scans and dump commands included: the scan interval stretches to keep within it.' },
   { key: 'scanTimeout', kind: 'duration', min: 100, meaning: 'Longest parse + check of one scan before the worker is restarted.' },
   { key: 'execTimeout', kind: 'duration', min: 100, meaning: 'Longest run of one external command (iptables-save, --rules-command).' },
   { key: 'maxDumpBytes', kind: 'number', min: 1024, meaning: 'Largest dump read from a command or file.' },

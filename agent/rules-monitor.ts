@@ -5,7 +5,8 @@
  * with grace and persistence (lib/kube/drift-judgement).
  *
  * Cost control: the CPU a scan cost (commands + worker) sets the wait before the next one, so
- * scans use at most `cpuBudget` of a core on average: wait = max(interval, cost / budget).
+ * the agent uses at most `cpuBudget` of a core on average: wait = max(interval, cost / (budget - rest)),
+ * where rest is what the agent's own process used per second since the last scan.
  */
 
 import type { Clock, Logger } from '../lib/kube/deps.ts';
@@ -60,7 +61,22 @@ export function createRulesMonitor(deps: {
   let history: DriftHistory = EMPTY_HISTORY;
   let hashes: Record<string, string> = {};
   let stretched = false;
-  const intervalMs = (): number => Math.max(config.intervalMs, (state.lastCpuSeconds * 1000) / config.cpuBudget);
+  // The budget is for the agent as a whole: what the rest of it costs between scans (HTTP, metrics,
+  // log polling: this process's own CPU) is taken off the share left for scans (never below a quarter).
+  let restRate = 0;
+  let lastUsage = process.cpuUsage();
+  let lastUsageAt = clock.now();
+  let measured = 0;
+  const measureRest = (): void => {
+    const now = clock.now();
+    const used = process.cpuUsage(lastUsage);
+    const seconds = (now - lastUsageAt) / 1000;
+    // the first period holds start-up (loading modules and the first view): not what the agent costs
+    if (seconds >= 1 && measured++ > 0) restRate = (used.user + used.system) / 1e6 / seconds;
+    lastUsage = process.cpuUsage();
+    lastUsageAt = now;
+  };
+  const intervalMs = (): number => Math.max(config.intervalMs, (state.lastCpuSeconds * 1000) / Math.max(config.cpuBudget - restRate, config.cpuBudget / 4));
 
   const fail = (code: string, message: string, at: number, started: number, cpuSeconds: number, dumps: { family: 4 | 6; backend: string; durationMs: number }[]): void => {
     if (state.error?.code !== code) log.warn({ code, message }, 'scan failed: the rules verdict is unknown until a scan succeeds');
@@ -137,6 +153,7 @@ export function createRulesMonitor(deps: {
     } finally {
       state.scans++;
       state.lastCpuSeconds = cpuSeconds;
+      measureRest();
       const next = intervalMs();
       metrics.setInterval(next / 1000);
       const nowStretched = next > config.intervalMs * 1.05;
