@@ -10,6 +10,9 @@ import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
 import { parseClusterText } from '../lib/kubeproxy/cluster-text.ts';
 
+/** Largest cluster file read (kubectl's JSON for a very large cluster is a few hundred MB). */
+export const MAX_CLUSTER_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+
 /** Reads a cluster file or every .json/.yaml/.yml file of a directory (recursively, sorted). */
 export async function readCluster(path: string): Promise<ClusterView> {
   let files: string[];
@@ -24,11 +27,16 @@ export async function readCluster(path: string): Promise<ClusterView> {
   const wheres: ((i: number) => string)[] = [];
   for (const file of files) {
     let text: string;
-    try { text = await readFile(file, 'utf8'); } catch (error) {
+    try {
+      const size = (await stat(file)).size;
+      if (size > MAX_CLUSTER_FILE_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Expected at most ${MAX_CLUSTER_FILE_BYTES} bytes, got ${size}`, { where: file });
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as { code?: string }).code?.startsWith('DPS_ERR_') === true) throw error;
       throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: file, cause: error });
     }
     const parsed = parseClusterText(text, file);
-    items.push(...parsed.items);
+    for (const item of parsed.items) items.push(item); // not push(...items): 100k+ objects overflow the call stack
     for (let i = 0; i < parsed.items.length; i++) wheres.push(() => parsed.where(i));
   }
   const view = readClusterObjects(items, { where: (i) => wheres[i]?.(i) ?? path });

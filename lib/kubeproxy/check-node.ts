@@ -57,15 +57,15 @@ export function checkNode(input: NodeCheckInput): NodeCheckResult {
     const fam = family === 4 ? 'IPv4' : 'IPv6';
     stats.families.push(fam);
     const { ruleset, index, mixed } = chooseRuleset(rulesets, family);
-    findings.push(...mixed);
+    for (const f of mixed) findings.push(f);
     stats.backends[fam] = ruleset.backend;
     stats.rules += ruleset.ruleCount;
     for (const t of ruleset.tables.values()) stats.chains += t.chains.size;
     detectOtherProxyMode(index, ruleset);
     const expected = expectedServicePorts(input.cluster, { family, node });
-    findings.push(...checkBaseRules(index, family, { needNodePorts: expected.some((sp) => sp.nodePort !== 0 && sp.hasEndpoints) }));
+    for (const f of checkBaseRules(index, family, { needNodePorts: expected.some((sp) => sp.nodePort !== 0 && sp.hasEndpoints) })) findings.push(f);
     const diff = diffServicePorts(expected, index, family);
-    findings.push(...diff.findings);
+    for (const f of diff.findings) findings.push(f);
     stats.servicePorts += diff.stats.servicePorts;
     stats.expectedEndpoints += diff.stats.expectedEndpoints;
   }

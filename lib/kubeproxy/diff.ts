@@ -288,8 +288,8 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
     }
   }
 
-  findings.push(...staleRules(index, consumed, fam));
-  findings.push(...staleChains(index, visited, fam));
+  for (const f of staleRules(index, consumed, fam)) findings.push(f);
+  for (const f of staleChains(index, visited, fam)) findings.push(f);
   return { findings, stats };
 }
 
