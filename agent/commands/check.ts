@@ -115,6 +115,3 @@ async function readInput(path: string, io: CliIo): Promise<string> {
     throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: path, cause: error });
   }
 }
-
-/** Reads a cluster file or directory (moved to agent/read-cluster.ts; kept here for callers). */
-export { readCluster } from '../read-cluster.ts';

@@ -140,17 +140,6 @@ export function matchOption(rule: Rule, module: string, name: string): RuleOptio
   return undefined;
 }
 
-/** The first option `name` in any module (e.g. `dport` from `-m tcp` or `-m multiport`-less rules). */
-export function anyMatchOption(rule: Rule, name: string): RuleOption | undefined {
-  for (const m of rule.matches) for (const o of m.options) if (o.name === name) return o;
-  return undefined;
-}
-
-/** True when the rule loads module `module`. */
-export function hasMatch(rule: Rule, module: string): boolean {
-  return rule.matches.some((m) => m.module === module);
-}
-
 /** The first target option `name`, or undefined. */
 export function targetOption(rule: Rule, name: string): RuleOption | undefined {
   for (const o of rule.targetOptions) if (o.name === name) return o;

@@ -93,9 +93,3 @@ function tokenizeQuoted(line: string): Tokens | undefined {
   }
   return { tokens, quoted: quoted.length === 0 ? EMPTY : quoted };
 }
-
-/** Quotes a value for display the way iptables-save does (always double quotes for comments). */
-export function quoteValue(value: string): string {
-  if (value !== '' && !/[\s"'\\]/.test(value)) return value;
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-}
