@@ -11,8 +11,7 @@ import { createHash } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { isAgentError } from '../lib/errors.ts';
-import { decodeDump } from '../lib/iptables/decode.ts';
-import { parseIptablesSave } from '../lib/iptables/parse.ts';
+import { parseNodeRules } from '../lib/kubeproxy/parse-node-rules.ts';
 import type { Ruleset } from '../lib/iptables/types.ts';
 import { checkNode } from '../lib/kubeproxy/check-node.ts';
 import type { NodeCheckResult } from '../lib/kubeproxy/check-node.ts';
@@ -105,7 +104,7 @@ function scan(req: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
     const t0 = performance.now();
     const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = request.dumps.map((d) => ({
       family: d.family,
-      rulesets: parseIptablesSave(decodeDump(Buffer.from(d.bytes.buffer, d.bytes.byteOffset, d.bytes.byteLength)), { source: d.source }),
+      rulesets: parseNodeRules(d.bytes, d.source),
     }));
     for (const r of rules) {
       const wrong = r.rulesets.find((s) => s.family !== undefined && s.family !== (r.family === 4 ? 'ipv4' : 'ipv6'));

@@ -2,15 +2,15 @@
  * `dataplane-sentinel check --rules FILE|- [--rules6 FILE] --cluster PATH --node NAME [--format text|json]`
  * Offline drift check for incident response. Exit 0 in sync, 1 drift, 2 bad input or usage.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CliIo } from '../cli-io.ts';
 import { EXIT } from '../cli-io.ts';
 import { agentError, formatError } from '../../lib/errors.ts';
-import { decodeDump } from '../../lib/iptables/decode.ts';
-import { parseIptablesSave } from '../../lib/iptables/parse.ts';
+import { PIECE_BYTES } from '../../lib/iptables/parse.ts';
 import type { Ruleset } from '../../lib/iptables/types.ts';
 import { checkNode } from '../../lib/kubeproxy/check-node.ts';
+import { nodeRulesParser } from '../../lib/kubeproxy/parse-node-rules.ts';
 import { readCluster } from '../read-cluster.ts';
 import { toJsonReport, toTextReport } from '../../lib/kubeproxy/report.ts';
 
@@ -64,11 +64,11 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
   try {
     const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = [];
     if (rulesPath !== undefined) {
-      const v4 = parseIptablesSave(await readInput(rulesPath, io), { source: rulesPath === '-' ? 'stdin' : rulesPath });
+      const v4 = await readRules(rulesPath, io);
       rules.push({ family: 4, rulesets: requireFamily(v4, 'ipv4', '--rules') });
     }
     if (rules6Path !== undefined) {
-      const v6 = parseIptablesSave(await readInput(rules6Path, io), { source: rules6Path });
+      const v6 = await readRules(rules6Path, io);
       rules.push({ family: 6, rulesets: requireFamily(v6, 'ipv6', '--rules6') });
     }
     const cluster = await readCluster(values.cluster as string);
@@ -93,25 +93,38 @@ function requireFamily(rulesets: Ruleset[], family: 'ipv4' | 'ipv6', flag: strin
   return rulesets;
 }
 
-async function readInput(path: string, io: CliIo): Promise<string> {
+// Parsed as it is read, a piece at a time: a 50 MB dump is never held whole.
+async function readRules(path: string, io: CliIo): Promise<Ruleset[]> {
   if (path === '-') {
-    const chunks: Buffer[] = [];
+    const parser = nodeRulesParser('stdin');
     let size = 0;
     for await (const chunk of io.stdin) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       size += buf.length;
       if (size > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Standard input is larger than ${MAX_INPUT_BYTES} bytes`, { where: 'stdin' });
-      chunks.push(buf);
+      parser.push(buf);
     }
-    return decodeDump(Buffer.concat(chunks));
+    return parser.end();
   }
+  let fd: number | undefined;
   try {
-    const info = await stat(path);
+    fd = openSync(path, 'r');
+    const info = fstatSync(fd);
     if (info.isDirectory()) throw agentError('DPS_ERR_INPUT_READ', 'Expected a file, got a directory', { where: path });
     if (info.size > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Expected at most ${MAX_INPUT_BYTES} bytes, got ${info.size}`, { where: path });
-    return decodeDump(await readFile(path));
+    const parser = nodeRulesParser(path);
+    const piece = Buffer.allocUnsafe(PIECE_BYTES);
+    let total = 0;
+    for (let n = readSync(fd, piece); n > 0; n = readSync(fd, piece)) {
+      total += n;
+      if (total > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Expected at most ${MAX_INPUT_BYTES} bytes`, { where: path });
+      parser.push(piece.subarray(0, n));
+    }
+    return parser.end();
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('DPS_ERR_') === true) throw error;
     throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: path, cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

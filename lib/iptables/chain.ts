@@ -1,7 +1,11 @@
 /**
- * The chain store the parser fills: rule texts and line numbers kept as printed, full structure built
- * on first access. Reading 400k rules into objects costs seconds and gigabytes; most checks need a
- * few facts of each rule, which {@link ruleFacts} reads from the text without tokenizing it.
+ * The chains the parser fills: each rule kept as its own text (copied out of the dump, so that the
+ * dump itself is not retained) with its line number, full structure built on first access. Reading
+ * 400k rules into objects costs seconds and gigabytes; most checks need a few facts of each rule,
+ * which {@link ruleFacts} reads from the text without tokenizing it.
+ *
+ * A chain may also be one a caller supplies through {@link ChainFactory} (e.g. a compact form of
+ * kube-proxy's per-endpoint chains): the parser only needs {@link ParsedChain}.
  */
 import { agentError } from '../errors.ts';
 import { buildRule, RuleSyntaxError } from './rule.ts';
@@ -10,123 +14,112 @@ import type { Chain, Counters, Rule } from './types.ts';
 
 const COUNTERS_RE = /^\[(\d+):(\d+)\] /;
 
-/**
- * Where the rules of one dump are: offsets into the dump's text and line numbers, for all chains
- * together in typed arrays (a 450k-rule dump would otherwise hold 450k strings and 200k arrays).
- */
-export class RuleStore {
-  readonly text: string;
-  starts: Int32Array = new Int32Array(1024);
-  ends: Int32Array = new Int32Array(1024);
-  lines: Int32Array = new Int32Array(1024);
-  count = 0;
-
-  /** True when the dump has no backslash and no single quote anywhere: fast paths need not look for them. */
-  readonly plain: boolean;
-
-  constructor(text: string) {
-    this.text = text;
-    this.plain = text.indexOf('\\') === -1 && text.indexOf("'") === -1;
-  }
-
-  /** Records a rule at text[start, end) on line `line`; returns its index. */
-  push(start: number, end: number, line: number): number {
-    if (this.count === this.starts.length) {
-      const grow = (a: Int32Array): Int32Array => { const b = new Int32Array(a.length * 2); b.set(a); return b; };
-      this.starts = grow(this.starts);
-      this.ends = grow(this.ends);
-      this.lines = grow(this.lines);
-    }
-    this.starts[this.count] = start;
-    this.ends[this.count] = end;
-    this.lines[this.count] = line;
-    return this.count++;
-  }
+/** Facts about the whole dump that chains read after parsing. */
+export interface DumpInfo {
+  /** Name of the input, for messages. */
+  readonly source: string;
+  /** True while no rule of the dump has a backslash or a single quote. */
+  plain: boolean;
 }
 
-/** A chain whose rules are kept as places in the text and parsed lazily. */
-export class LazyChain implements Chain {
+/** Copies text[start, end) of the current piece of the dump into a string that does not retain the piece. */
+export type Copy = (start: number, end: number) => string;
+
+/** What the parser needs of a chain. */
+export interface ParsedChain extends Chain {
+  /** Appends the rule at text[start, end) (a line `-A CHAIN ...`), copying what it keeps with `copy`. */
+  append(text: string, start: number, end: number, line: number, copy: Copy): void;
+  /** Inserts (`at`) or appends a rule given as a string (`-I`, counters prefix). */
+  insert(rule: string, line: number, at: number | undefined): void;
+  /** Removes every rule (restore input's re-declaration or `-F`). */
+  flush(): void;
+  /** Told when the chain is deleted (`-X`), for chains that others hold references to. */
+  remove?(): void;
+}
+
+/**
+ * Makes the chain object for a declaration; undefined for the default {@link TextChain}. `chains`
+ * is the table's chains so far (iptables-save declares every chain before the first rule).
+ */
+export type ChainFactory = (
+  table: string, name: string, policy: string | undefined, counters: Counters | undefined, line: number, info: DumpInfo,
+  chains: ReadonlyMap<string, Chain>,
+) => ParsedChain | undefined;
+
+/** A chain whose rules are kept as texts and parsed lazily. */
+export class TextChain implements ParsedChain {
   readonly name: string;
   readonly policy: string | undefined;
   readonly counters: Counters | undefined;
   readonly line: number;
-  readonly source: string;
-  readonly #store: RuleStore;
-  // Rules of a chain are usually consecutive in a dump: [first, first + size) in the store.
-  // Otherwise (restore input, -I), an explicit list of store indexes.
-  #first = 0;
-  #size = 0;
-  #list: number[] | undefined;
+  readonly #info: DumpInfo;
+  #texts: string[] = [];
+  #lines: number[] = [];
   #rules: Rule[] | undefined;
 
-  constructor(name: string, policy: string | undefined, counters: Counters | undefined, line: number, source: string, store: RuleStore) {
+  constructor(name: string, policy: string | undefined, counters: Counters | undefined, line: number, info: DumpInfo) {
     this.name = name;
     this.policy = policy;
     this.counters = counters;
     this.line = line;
-    this.source = source;
-    this.#store = store;
+    this.#info = info;
+  }
+
+  /** Where the dump came from. */
+  get source(): string {
+    return this.#info.source;
   }
 
   /** True when no rule of the dump has a backslash or a single quote. */
   get plain(): boolean {
-    return this.#store.plain;
+    return this.#info.plain;
   }
 
-  /** Number of rules. */
   get size(): number {
-    return this.#list === undefined ? this.#size : this.#list.length;
+    return this.#texts.length;
   }
 
-  /** Appends (or, with `at`, inserts) the rule with store index `index`. */
-  add(index: number, at?: number): void {
+  append(_text: string, start: number, end: number, line: number, copy: Copy): void {
     this.#rules = undefined;
-    if (this.#list === undefined && at === undefined) {
-      if (this.#size === 0) { this.#first = index; this.#size = 1; return; }
-      if (this.#first + this.#size === index) { this.#size++; return; }
+    this.#texts.push(copy(start, end));
+    this.#lines.push(line);
+  }
+
+  insert(rule: string, line: number, at: number | undefined): void {
+    this.#rules = undefined;
+    if (at === undefined) {
+      this.#texts.push(rule);
+      this.#lines.push(line);
+    } else {
+      this.#texts.splice(at, 0, rule);
+      this.#lines.splice(at, 0, line);
     }
-    this.#list ??= Array.from({ length: this.#size }, (_, i) => this.#first + i);
-    if (at === undefined) this.#list.push(index);
-    else this.#list.splice(at, 0, index);
   }
 
-  /** Removes every rule (restore input's re-declaration or `-F`). */
   flush(): void {
-    this.#size = 0;
-    this.#list = undefined;
+    this.#texts = [];
+    this.#lines = [];
     this.#rules = undefined;
   }
 
-  /** Store index of rule i. */
-  #index(i: number): number {
-    return this.#list === undefined ? this.#first + i : this.#list[i] as number;
-  }
-
-  /** The text of rule i, as printed. */
   text(i: number): string {
-    const k = this.#index(i);
-    return this.#store.text.slice(this.#store.starts[k], this.#store.ends[k]);
+    return this.#texts[i] as string;
   }
 
-  /** The 1-based line of rule i. */
   lineOf(i: number): number {
-    return this.#store.lines[this.#index(i)] as number;
+    return this.#lines[i] as number;
   }
 
   get texts(): string[] {
-    const out = new Array<string>(this.size);
-    for (let i = 0; i < out.length; i++) out[i] = this.text(i);
-    return out;
+    return this.#texts.slice();
   }
 
   get lineNumbers(): number[] {
-    const out = new Array<number>(this.size);
-    for (let i = 0; i < out.length; i++) out[i] = this.lineOf(i);
-    return out;
+    return this.#lines.slice();
   }
 
   get rules(): readonly Rule[] {
-    this.#rules ??= Array.from({ length: this.size }, (_, i) => parseRuleText(this.name, this.text(i), this.lineOf(i), this.source));
+    this.#rules ??= this.#texts.map((t, i) => parseRuleText(this.name, t, this.#lines[i] as number, this.#info.source));
     return this.#rules;
   }
 }

@@ -8,8 +8,9 @@ import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
 import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
-import type { KubeIndex, ServiceChainView, EndpointChainView } from './actual.ts';
+import type { KubeIndex, ServiceChainView, EndpointChainView, Spread } from './actual.ts';
 import { readEndpointChain, readServiceChain } from './actual.ts';
+import { EndpointChain } from './compact-chains.ts';
 import { staleChains, staleRules } from './stale.ts';
 import type { ExpectedEndpoint, ExpectedServicePort } from './expected.ts';
 import type { Finding, FindingKind, Severity } from './findings.ts';
@@ -50,10 +51,22 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
   };
   const sepView = (name: string): EndpointChainView => {
     const chain = index.nat.get(name);
-    if (chain === undefined) return MISSING_SEP;
+    return chain === undefined ? MISSING_SEP : viewOf(chain);
+  };
+  const viewOf = (chain: Chain): EndpointChainView => {
+    if (chain instanceof EndpointChain) {
+      // compact chains keep their view: no cache
+      if (chain.visitedBy !== visited) { chain.visitedBy = visited; visited.add(chain); }
+      return chain.endpointView();
+    }
     let v = sepCache.get(chain);
     if (v === undefined) { v = readEndpointChain(chain); sepCache.set(chain, v); visited.add(chain); }
     return v;
+  };
+  // A jump the parser resolved is followed without a lookup, unless the chain was deleted since.
+  const spreadView = (s: Spread): EndpointChainView => {
+    const t = s.target;
+    return t instanceof EndpointChain && !t.removed ? viewOf(t) : sepView(s.sep);
   };
   const take = (map: Map<string, RuleFacts[]>, key: string): RuleFacts[] => {
     const rules = map.get(key);
@@ -86,13 +99,13 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
         return;
       }
       // Actual destinations: endpoint id → share and the chains that lead there.
-      const actual = new Map<string, { share: number; seps: string[] }>();
+      const actual = new Map<string, { share: number; seps: string[]; views: EndpointChainView[] }>();
       for (const s of view.spreads) {
-        const sep = sepView(s.sep);
+        const sep = spreadView(s);
         const id = sep.dnat ?? `(no DNAT in ${s.sep})`;
         const a = actual.get(id);
-        if (a === undefined) actual.set(id, { share: s.share, seps: [s.sep] });
-        else { a.share += s.share; a.seps.push(s.sep); }
+        if (a === undefined) actual.set(id, { share: s.share, seps: [s.sep], views: [sep] });
+        else { a.share += s.share; a.seps.push(s.sep); a.views.push(sep); }
       }
       const want = closestSet(sets, actual);
       stats.expectedEndpoints += want.length;
@@ -135,8 +148,9 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
       for (const e of want) {
         const a = actual.get(e.id);
         if (a === undefined) continue;
-        for (const sepName of a.seps) {
-          const sep = sepView(sepName);
+        for (let k = 0; k < a.seps.length; k++) {
+          const sepName = a.seps[k] as string;
+          const sep = a.views[k] as EndpointChainView;
           if (!sep.masq) report('missing-masquerade', `${sepName} has no "-s ${e.ip} -j KUBE-MARK-MASQ" rule: a pod calling its own service is not masqueraded`, { endpoint: e.id, chain: `nat/${sepName}` });
           if (sp.affinitySeconds !== undefined) {
             const seconds = view.affinity.get(sepName);

@@ -173,19 +173,29 @@ function servicePort(
   }
   const hasInternal = hasEndpoints && !(internalLocal && localEndpoints.length === 0);
   const hasExternal = hasEndpoints && !(externalLocal && localEndpoints.length === 0);
-  const chain = (prefix: 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-'): string => serviceChainName(prefix, name, proto);
-  const svcChain = chain('KUBE-SVC-');
-  const svlChain = chain('KUBE-SVL-');
+  // Chain names are SHA-256 hashes: computed when first read (most service ports never need SVL/EXT/FW).
+  let svcName: string | undefined, svlName: string | undefined, extName: string | undefined, fwName: string | undefined;
+  const chain = (prefix: 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-'): string => {
+    switch (prefix) {
+      case 'KUBE-SVC-': return svcName ??= serviceChainName(prefix, name, proto);
+      case 'KUBE-SVL-': return svlName ??= serviceChainName(prefix, name, proto);
+      case 'KUBE-EXT-': return extName ??= serviceChainName(prefix, name, proto);
+      default: return fwName ??= serviceChainName(prefix, name, proto);
+    }
+  };
   return {
     service, portLabel: port.name === '' ? String(port.port) : port.name, name, protocol: proto, clusterIP,
     port: port.port, nodePort, externalIPs, loadBalancerIPs, sourceRanges,
     healthCheckNodePort: svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' ? svc.healthCheckNodePort : 0,
     affinitySeconds: svc.affinitySeconds, internalLocal, externalLocal,
-    svcChain, svlChain, extChain: chain('KUBE-EXT-'), fwChain: chain('KUBE-FW-'),
+    get svcChain() { return chain('KUBE-SVC-'); },
+    get svlChain() { return chain('KUBE-SVL-'); },
+    get extChain() { return chain('KUBE-EXT-'); },
+    get fwChain() { return chain('KUBE-FW-'); },
     clusterCandidates: usesCluster ? clusterCandidates : [[]], localEndpoints,
     hasEndpoints, hasInternal, hasExternal,
-    internalChain: internalLocal ? svlChain : svcChain,
-    externalPolicyChain: externalLocal ? svlChain : svcChain,
+    get internalChain() { return chain(internalLocal ? 'KUBE-SVL-' : 'KUBE-SVC-'); },
+    get externalPolicyChain() { return chain(externalLocal ? 'KUBE-SVL-' : 'KUBE-SVC-'); },
     externallyAccessible,
     usesFirewall: hasEndpoints && loadBalancerIPs.length > 0 && sourceRanges.length > 0,
   };

@@ -1,13 +1,22 @@
-/** Runs the whole check on in-memory inputs, as the `check` command does after reading files. */
+/**
+ * Runs the whole check on in-memory inputs, as the `check` command does after reading files. Every
+ * check runs twice, on the compact chains the product uses and on plain texts, and the two must agree.
+ */
 import { parseIptablesSave } from '../../lib/iptables/parse.ts';
 import { checkNode } from '../../lib/kubeproxy/check-node.ts';
 import type { NodeCheckResult } from '../../lib/kubeproxy/check-node.ts';
 import { readClusterObjects } from '../../lib/kubeproxy/cluster-input.ts';
+import { parseNodeRules } from '../../lib/kubeproxy/parse-node-rules.ts';
 
 /** Checks a dump against cluster objects for a node. */
 export function checkText(rules: string, items: readonly unknown[], node: string, family: 4 | 6 = 4): NodeCheckResult {
   const cluster = readClusterObjects(items, { where: (i) => `items[${i}]` });
-  return checkNode({ rules: [{ family, rulesets: parseIptablesSave(rules, { source: 'test' }) }], cluster, nodeName: node });
+  const compact = checkNode({ rules: [{ family, rulesets: parseNodeRules(Buffer.from(rules), 'test') }], cluster, nodeName: node });
+  const plain = checkNode({ rules: [{ family, rulesets: parseIptablesSave(rules, { source: 'test' }) }], cluster, nodeName: node });
+  const a = JSON.stringify(compact.findings);
+  const b = JSON.stringify(plain.findings);
+  if (a !== b) throw new Error(`compact and plain chains disagree:\ncompact: ${a}\nplain:   ${b}`);
+  return compact;
 }
 
 /** The error findings as compact `kind service endpoint` strings, for readable assertions. */

@@ -1,7 +1,8 @@
 // The iptables-save parser: structure of real dumps, exact tokenization, and clear errors for input
 // that is not a complete dump.
 import t from 'tap';
-import { parseIptablesSave } from '../../../lib/iptables/parse.ts';
+import { DumpParser, parseIptablesSave, parseIptablesSaveBytes } from '../../../lib/iptables/parse.ts';
+import type { Ruleset } from '../../../lib/iptables/types.ts';
 import { matchOption, targetOption } from '../../../lib/iptables/rule.ts';
 import { tokenizeLine } from '../../../lib/iptables/tokenize.ts';
 import { isAgentError } from '../../../lib/errors.ts';
@@ -102,4 +103,57 @@ t.test('rejects input that is not a complete dump, naming the file and line', as
     if (where !== undefined) t.equal(err.where, where, `${what}: at ${where}`);
     else t.match(err.where, /^dump\.txt:\d+$/, `${what}: names a line`);
   }
+});
+
+// What a parse says, as plain data, to compare the text and byte paths.
+const summary = (rulesets: Ruleset[]): unknown => rulesets.map((rs) => ({
+  backend: rs.backend, family: rs.family, generator: rs.generator, warnings: rs.warnings, ruleCount: rs.ruleCount,
+  tables: [...rs.tables.values()].map((table) => ({
+    name: table.name, line: table.line,
+    chains: [...table.chains.values()].map((c) => ({ name: c.name, policy: c.policy, counters: c.counters, line: c.line, texts: c.texts, lines: c.lineNumbers })),
+  })),
+}));
+
+const inPieces = (bytes: Buffer, size: number): Ruleset[] => {
+  const parser = new DumpParser({ source: 'dump.txt' });
+  for (let i = 0; i < bytes.length; i += size) parser.push(bytes.subarray(i, i + size));
+  return parser.end();
+};
+
+t.test('reads the same dump from bytes, fed in pieces of any size, as from text', async (t) => {
+  const utf8 = DUMP.replace('kubernetes service portals', 'kubernetes sérvice portals ✓');
+  for (const dump of [DUMP, utf8, `${DUMP}${DUMP.replace('nf_tables', 'legacy').replace('iptables-nft-save', 'iptables-legacy-save')}`]) {
+    const want = summary(parse(dump));
+    const bytes = Buffer.from(dump);
+    t.same(summary(parseIptablesSaveBytes(bytes, { source: 'dump.txt' })), want, 'all at once');
+    for (const size of [1, 2, 7, 64, 4096]) t.same(summary(inPieces(bytes, size)), want, `in pieces of ${size} bytes`);
+  }
+});
+
+t.test('rejects bad input fed as bytes with the same error and line as text', async (t) => {
+  const bad: [string, string][] = [
+    ['a dump cut off before COMMIT', DUMP.split('COMMIT')[0] ?? ''],
+    ['CRLF line ends on a later line', DUMP.replace('COMMIT\n', 'COMMIT\r\n')],
+    ['binary garbage', '*nat\n:A - [0:0]\n\u0000\u0001\u0002garbage'],
+    ['invalid UTF-8', '*nat\n:A - [0:0]\n\uFFFD\n'],
+    ['a rule for an undeclared chain on line 3', '*nat\n:A - [0:0]\n-A NOPE -j ACCEPT\nCOMMIT\n'],
+    ['empty input', ''],
+  ];
+  for (const [what, input] of bad) {
+    const want = errorOf(input);
+    for (const size of [1, 5, 1 << 20]) {
+      let got: { code: string; where: string | undefined } | undefined;
+      try { inPieces(Buffer.from(input), size); } catch (error) { if (isAgentError(error)) got = { code: error.code, where: error.where }; else throw error; }
+      t.same(got, { code: want.code, where: want.where }, `${what}, in pieces of ${size}: ${want.code} at ${want.where}`);
+    }
+  }
+});
+
+t.test('stops at a line longer than any rule instead of buffering it', async (t) => {
+  const parser = new DumpParser({ source: 'dump.txt' });
+  parser.push(Buffer.from('*nat\n:A - [0:0]\n-A A '));
+  const chunk = Buffer.alloc(16 * 1024, 0x78);
+  let error: unknown;
+  try { for (let i = 0; i < 640; i++) parser.push(chunk); } catch (e) { error = e; }
+  t.ok(isAgentError(error) && error.code === 'DPS_ERR_RULES_LINE_TOO_LONG' && error.where === 'dump.txt:3', 'DPS_ERR_RULES_LINE_TOO_LONG at dump.txt:3, before 10 MB were held');
 });

@@ -1,0 +1,136 @@
+/**
+ * What a kube-proxy service chain (KUBE-SVC/KUBE-SVL) and endpoint chain (KUBE-SEP) do, read from a
+ * parsed chain: how new connections are spread, where they are DNATed, affinity and hairpin
+ * masquerade. Compact chains (compact-chains.ts) answer from what they kept; others are read from
+ * their rule texts. Pure.
+ */
+import { ruleFacts } from '../iptables/rule-facts.ts';
+import type { RuleFacts } from '../iptables/rule-facts.ts';
+import type { Chain } from '../iptables/types.ts';
+import { canonicalIP, parseProbability } from '../iptables/values.ts';
+
+/** One rule of a service chain that sends traffic to an endpoint chain. */
+export interface Spread {
+  readonly sep: string;
+  /** The endpoint chain itself, when the parser already resolved the jump (compact chains). */
+  readonly target?: Chain | undefined;
+  /** Share of new connections (without affinity) this rule takes, 0..1. */
+  readonly share: number;
+  /** Line of the rule in the dump. */
+  readonly line: number;
+}
+
+/** How a KUBE-SVC/KUBE-SVL chain distributes traffic. */
+export interface ServiceChainView {
+  readonly exists: boolean;
+  readonly spreads: readonly Spread[];
+  /** Endpoint chain → `--seconds` of its `recent --rcheck` affinity rule. */
+  readonly affinity: ReadonlyMap<string, number>;
+  /** Masquerade rules (`-j KUBE-MARK-MASQ`) in the chain. */
+  readonly masqRules: readonly RuleFacts[];
+}
+
+/** A chain that knows its own view (the compact chains of compact-chains.ts). */
+export interface ServiceViewSource { serviceView(): ServiceChainView }
+/** A chain that knows its own view (the compact chains of compact-chains.ts). */
+export interface EndpointViewSource { endpointView(): EndpointChainView }
+
+/** Reads a KUBE-SVC/SVL chain: the probability cascade and the affinity rules. */
+export function readServiceChain(chain: Chain): ServiceChainView {
+  if ('serviceView' in chain) return (chain as Chain & ServiceViewSource).serviceView();
+  return readServiceRules(chain, chain.size);
+}
+
+/** The same for the first `count` rules of a chain, read from their texts. */
+export function readServiceRules(chain: Chain, count: number): ServiceChainView {
+  const spreads: Spread[] = [];
+  const affinity = new Map<string, number>();
+  const masqRules: RuleFacts[] = [];
+  let remaining = 1;
+  for (let i = 0; i < count; i++) {
+    const text = chain.text(i);
+    // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
+    const j = text.lastIndexOf(' -j KUBE-SEP-');
+    if (j !== -1 && text.indexOf(' ', j + 4) === -1 && (chain.plain || text.indexOf('\\') === -1) && text.indexOf(' -m recent') === -1) {
+      const target = text.slice(j + 4);
+      const at = text.indexOf(' --probability ');
+      const p = at === -1 ? 1 : parseProbability(text.slice(at + 15, text.indexOf(' ', at + 15))) ?? 1;
+      spreads.push({ sep: target, share: remaining * p, line: chain.lineOf(i) });
+      remaining *= 1 - p;
+      continue;
+    }
+    const rule = ruleFacts(chain.name, text, chain.lineOf(i));
+    const target = rule.target;
+    if (target === 'KUBE-MARK-MASQ') { masqRules.push(rule); continue; }
+    if (target === undefined || !target.startsWith('KUBE-SEP-')) continue;
+    if (rule.recentCheck) {
+      affinity.set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
+      continue;
+    }
+    const p = rule.probability === undefined ? 1 : parseProbability(rule.probability) ?? 1;
+    spreads.push({ sep: target, share: remaining * p, line: rule.line });
+    remaining *= 1 - p;
+  }
+  return { exists: true, spreads, affinity, masqRules };
+}
+
+/** What a KUBE-SEP chain does. */
+export interface EndpointChainView {
+  readonly exists: boolean;
+  /** The DNAT destination (`ip:port` / `[ip6]:port`), canonical. */
+  readonly dnat: string | undefined;
+  /** True when the hairpin masquerade rule (`-s ip -j KUBE-MARK-MASQ`) is there. */
+  readonly masq: boolean;
+  /** True when the DNAT rule records the client for affinity (`-m recent --set`). */
+  readonly recentSet: boolean;
+}
+
+/** Reads a KUBE-SEP chain. */
+export function readEndpointChain(chain: Chain): EndpointChainView {
+  if ('endpointView' in chain) return (chain as Chain & EndpointViewSource).endpointView();
+  let dnat: string | undefined;
+  let masq = false;
+  let recentSet = false;
+  for (let i = 0; i < chain.size; i++) {
+    const text = chain.text(i);
+    if (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1)) {
+      // Fast path: the two lines kube-proxy writes (hairpin masquerade, DNAT).
+      if (text.endsWith(' -j KUBE-MARK-MASQ')) {
+        if (text.indexOf(' -s ') !== -1 && text.indexOf(' ! -s ') === -1) masq = true;
+        continue;
+      }
+      const d = text.indexOf(' -j DNAT --to-destination ');
+      if (d !== -1) {
+        const end = text.indexOf(' ', d + 26);
+        if (dnat === undefined) dnat = canonicalEndpoint(text.slice(d + 26, end === -1 ? text.length : end));
+        if (text.indexOf(' -m recent ') !== -1 && / --set( |$)/.test(text)) recentSet = true;
+        continue;
+      }
+    }
+    const rule = ruleFacts(chain.name, text, chain.lineOf(i));
+    if (rule.target === 'KUBE-MARK-MASQ' && rule.source !== undefined && !rule.sourceNegated) masq = true;
+    else if (rule.target === 'DNAT') {
+      if (rule.toDestination !== undefined && dnat === undefined) dnat = canonicalEndpoint(rule.toDestination);
+      if (rule.recentSet) recentSet = true;
+    }
+  }
+  return { exists: true, dnat, masq, recentSet };
+}
+
+// 10.0.0.1:80 with no leading zeros is already canonical (the common case, checked without allocating)
+const CANONICAL_V4_ENDPOINT = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d):[1-9]\d{0,4}$/;
+
+/** Canonical `ip:port` / `[ip6]:port` of a DNAT destination, or the text as is if it is not one. */
+export function canonicalEndpoint(text: string): string {
+  if (CANONICAL_V4_ENDPOINT.test(text)) return text;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  if (v6 !== null) {
+    const ip = canonicalIP(v6[1] ?? '');
+    return ip === undefined ? text : `[${ip}]:${Number(v6[2])}`;
+  }
+  const colon = text.lastIndexOf(':');
+  if (colon === -1) return text;
+  const ip = canonicalIP(text.slice(0, colon));
+  const port = text.slice(colon + 1);
+  return ip === undefined || !/^\d+$/.test(port) ? text : `${ip}:${Number(port)}`;
+}

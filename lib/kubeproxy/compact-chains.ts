@@ -1,0 +1,396 @@
+/**
+ * Compact forms of the chains kube-proxy writes per endpoint (KUBE-SEP: a hairpin masquerade and a
+ * DNAT) and per service port (KUBE-SVC/KUBE-SVL: the probability cascade). At 10k services they are
+ * 95% of a dump; kept as texts they would hold most of it in memory. A rule of exactly the shape
+ * kube-proxy writes is kept as the few values that matter; anything else (affinity, counters, an
+ * unusual option, rules out of kube-proxy's order) turns the chain back into plain texts, so no
+ * rule is ever misread. Rendered back, a compact rule is an equivalent rule without its comment.
+ * Used through {@link kubeChainFactory} as the parser's chain factory.
+ */
+import { parseRuleText } from '../iptables/chain.ts';
+import type { ChainFactory, Copy, DumpInfo, ParsedChain } from '../iptables/chain.ts';
+import type { Chain, Rule } from '../iptables/types.ts';
+import { parseProbability } from '../iptables/values.ts';
+import { canonicalEndpoint, readEndpointChain, readServiceRules } from './chain-view.ts';
+import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
+
+/** Chain factory for the parser: compact KUBE-SEP / KUBE-SVC / KUBE-SVL chains in the nat table. */
+export const kubeChainFactory: ChainFactory = (table, name, policy, _counters, line, info, chains) => {
+  if (table !== 'nat' || policy !== undefined || name.length !== 25) return undefined;
+  if (name.startsWith('KUBE-SEP-')) return new EndpointChain(name, line, info);
+  if (name.startsWith('KUBE-SVC-') || name.startsWith('KUBE-SVL-')) return new ServiceChain(name, line, info, chains);
+  return undefined;
+};
+
+// What scanRule found: the rule's shape and where its values are in the text.
+const NONE = 0, MASQ = 1, DNAT = 2, SPREAD = 3;
+interface Scan {
+  src0: number; src1: number; proto0: number; proto1: number; prob0: number; prob1: number;
+  target0: number; target1: number; dest0: number; dest1: number;
+}
+const scan: Scan = { src0: 0, src1: 0, proto0: 0, proto1: 0, prob0: 0, prob1: 0, target0: 0, target1: 0, dest0: 0, dest1: 0 };
+
+function tokenEnd(text: string, at: number, end: number): number {
+  const sp = text.indexOf(' ', at);
+  return sp === -1 || sp > end ? end : sp;
+}
+
+function is(text: string, at: number, to: number, word: string): boolean {
+  return to - at === word.length && text.startsWith(word, at);
+}
+
+/**
+ * Reads `-A NAME` followed only by `-s X`, `-p P`, `-m P`, `-m comment --comment C`,
+ * `-m statistic --mode random --probability F` and a final `-j T` (`-j DNAT --to-destination D`).
+ * Returns the shape, or NONE for anything else.
+ */
+function scanRule(text: string, start: number, end: number, nameLength: number): number {
+  scan.src0 = scan.proto0 = scan.prob0 = scan.target0 = scan.dest0 = -1;
+  let p = start + 4 + nameLength;
+  while (p < end) {
+    const q = tokenEnd(text, p, end);
+    if (q - p !== 2 || text.charCodeAt(p) !== 45 /* - */ || q === end) return NONE;
+    const flag = text.charCodeAt(p + 1);
+    const v = q + 1;
+    const w = tokenEnd(text, v, end);
+    if (flag === 115 /* s */ && scan.src0 === -1) {
+      scan.src0 = v; scan.src1 = w; p = w + 1;
+    } else if (flag === 112 /* p */ && scan.proto0 === -1) {
+      scan.proto0 = v; scan.proto1 = w; p = w + 1;
+    } else if (flag === 106 /* j */) {
+      scan.target0 = v; scan.target1 = w;
+      if (w === end) return shape(text);
+      if (!is(text, v, w, 'DNAT') || !text.startsWith(' --to-destination ', w)) return NONE;
+      scan.dest0 = w + 18;
+      scan.dest1 = tokenEnd(text, scan.dest0, end);
+      return scan.dest1 === end && scan.dest1 > scan.dest0 ? shape(text) : NONE;
+    } else if (flag === 109 /* m */) {
+      if (is(text, v, w, 'comment')) {
+        if (!text.startsWith(' --comment ', w)) return NONE;
+        let c = w + 11;
+        if (text.charCodeAt(c) === 34 /* " */) {
+          let close = c + 1;
+          for (let ch = text.charCodeAt(close); ch !== 34; ch = text.charCodeAt(++close)) {
+            if (ch === 92 /* \\ */ || close >= end) return NONE;
+          }
+          c = close + 1;
+        } else {
+          c = tokenEnd(text, c, end);
+        }
+        if (c >= end || text.charCodeAt(c) !== 32) return NONE;
+        p = c + 1;
+      } else if (is(text, v, w, 'statistic') && scan.prob0 === -1) {
+        if (!text.startsWith(' --mode random --probability ', w)) return NONE;
+        scan.prob0 = w + 29;
+        scan.prob1 = tokenEnd(text, scan.prob0, end);
+        if (scan.prob1 === end) return NONE;
+        p = scan.prob1 + 1;
+      } else if (scan.proto0 !== -1 && w !== end && sameToken(text, v, w, scan.proto0, scan.proto1)) {
+        p = w + 1; // `-m tcp` after `-p tcp`, without options
+      } else {
+        return NONE;
+      }
+    } else {
+      return NONE;
+    }
+  }
+  return NONE;
+}
+
+function sameToken(text: string, a0: number, a1: number, b0: number, b1: number): boolean {
+  if (a1 - a0 !== b1 - b0) return false;
+  for (let i = 0; i < a1 - a0; i++) if (text.charCodeAt(a0 + i) !== text.charCodeAt(b0 + i)) return false;
+  return true;
+}
+
+// The protocol strings, shared instead of copied 100k times.
+function protocolAt(text: string, from: number, to: number, copy: Copy): string {
+  if (is(text, from, to, 'tcp')) return 'tcp';
+  if (is(text, from, to, 'udp')) return 'udp';
+  if (is(text, from, to, 'sctp')) return 'sctp';
+  return copy(from, to);
+}
+
+// Marks a hairpin masquerade whose source is the DNAT address (`-s IP/32`, as kube-proxy writes it).
+const SAME_AS_DNAT = '(the DNAT address)/32';
+
+function shape(text: string): number {
+  if (is(text, scan.target0, scan.target1, 'KUBE-MARK-MASQ')) {
+    return scan.src0 !== -1 && scan.proto0 === -1 && scan.prob0 === -1 ? MASQ : NONE;
+  }
+  if (scan.dest0 !== -1) return scan.src0 === -1 && scan.prob0 === -1 ? DNAT : NONE;
+  if (scan.target1 - scan.target0 === 25 && text.startsWith('KUBE-SEP-', scan.target0)) {
+    return scan.src0 === -1 && scan.proto0 === -1 ? SPREAD : NONE;
+  }
+  return NONE;
+}
+
+/** Shared parts of the compact chains: identity, and the plain-text form they fall back to. */
+abstract class CompactChain implements ParsedChain {
+  readonly name: string;
+  readonly policy = undefined;
+  readonly counters = undefined;
+  readonly line: number;
+  protected readonly info: DumpInfo;
+  /** Set once the chain holds a rule it cannot keep compactly: from then on, all rules as texts. */
+  protected fallback: { texts: string[]; lines: number[] } | undefined;
+  #rules: Rule[] | undefined;
+
+  constructor(name: string, line: number, info: DumpInfo) {
+    this.name = name;
+    this.line = line;
+    this.info = info;
+  }
+
+  get plain(): boolean {
+    return this.info.plain;
+  }
+
+  abstract get size(): number;
+  /** The text of rule i (a compact rule is rendered as an equivalent rule without its comment). */
+  abstract text(i: number): string;
+  abstract lineOf(i: number): number;
+  abstract append(text: string, start: number, end: number, line: number, copy: Copy): void;
+  protected abstract clear(): void;
+
+  get texts(): string[] {
+    return Array.from({ length: this.size }, (_, i) => this.text(i));
+  }
+
+  get lineNumbers(): number[] {
+    return Array.from({ length: this.size }, (_, i) => this.lineOf(i));
+  }
+
+  get rules(): readonly Rule[] {
+    this.#rules ??= Array.from({ length: this.size }, (_, i) => parseRuleText(this.name, this.text(i), this.lineOf(i), this.info.source));
+    return this.#rules;
+  }
+
+  insert(rule: string, line: number, at: number | undefined): void {
+    const f = this.toTexts();
+    if (at === undefined) { f.texts.push(rule); f.lines.push(line); } else { f.texts.splice(at, 0, rule); f.lines.splice(at, 0, line); }
+  }
+
+  flush(): void {
+    this.fallback = undefined;
+    this.#rules = undefined;
+    this.clear();
+  }
+
+  /** Turns the chain into plain texts (compact rules rendered), for a rule it cannot keep compactly. */
+  protected toTexts(): { texts: string[]; lines: number[] } {
+    this.#rules = undefined;
+    if (this.fallback === undefined) {
+      const f = { texts: this.texts, lines: this.lineNumbers };
+      this.clear();
+      this.fallback = f;
+    }
+    return this.fallback;
+  }
+}
+
+/**
+ * KUBE-SEP-<hash>: `[-s IP -j KUBE-MARK-MASQ]` then `-p P -j DNAT --to-destination IP:PORT`. A compact
+ * chain is its own {@link EndpointChainView}: 100k endpoints, no second object each.
+ */
+export class EndpointChain extends CompactChain implements EndpointChainView {
+  /** Which diff run last counted this chain as reached (the run's own set): lets the diff skip a cache. */
+  visitedBy: object | undefined;
+  /** True once deleted (`-X`): jumps resolved to this object no longer reach it. */
+  removed = false;
+  #masqSource: string | undefined;
+  #masqLine = 0;
+  #proto: string | undefined;
+  #dest: string | undefined;
+  #dnat: string | undefined;
+  #dnatLine = 0;
+  #fallbackView: EndpointChainView | undefined;
+
+  get size(): number {
+    if (this.fallback !== undefined) return this.fallback.texts.length;
+    return (this.#masqSource === undefined ? 0 : 1) + (this.#dest === undefined ? 0 : 1);
+  }
+
+  append(text: string, start: number, end: number, line: number, copy: Copy): void {
+    this.#fallbackView = undefined;
+    if (this.fallback === undefined && this.#dest === undefined) {
+      const kind = scanRule(text, start, end, this.name.length);
+      if (kind === MASQ && this.#masqSource === undefined) {
+        this.#masqSource = copy(scan.src0, scan.src1);
+        this.#masqLine = line;
+        return;
+      }
+      if (kind === DNAT) {
+        this.#proto = scan.proto0 === -1 ? undefined : protocolAt(text, scan.proto0, scan.proto1, copy);
+        const dest = copy(scan.dest0, scan.dest1);
+        this.#dest = dest;
+        this.#dnat = undefined;
+        const src = this.#masqSource;
+        const colon = dest.lastIndexOf(':');
+        if (src !== undefined && src.length === colon + 3 && src.endsWith('/32') && dest.startsWith(src.slice(0, colon))) this.#masqSource = SAME_AS_DNAT;
+        this.#dnatLine = line;
+        return;
+      }
+    }
+    this.insert(copy(start, end), line, undefined);
+  }
+
+  text(i: number): string {
+    if (this.fallback !== undefined) return this.fallback.texts[i] as string;
+    if (i === 0 && this.#masqSource !== undefined) return `-A ${this.name} -s ${this.#source()} -j KUBE-MARK-MASQ`;
+    const p = this.#proto === undefined ? '' : ` -p ${this.#proto} -m ${this.#proto}`;
+    return `-A ${this.name}${p} -j DNAT --to-destination ${this.#dest}`;
+  }
+
+  #source(): string | undefined {
+    const src = this.#masqSource;
+    if (src !== SAME_AS_DNAT) return src;
+    const dest = this.#dest as string;
+    return `${dest.slice(0, dest.lastIndexOf(':'))}/32`;
+  }
+
+  lineOf(i: number): number {
+    if (this.fallback !== undefined) return this.fallback.lines[i] as number;
+    return i === 0 && this.#masqSource !== undefined ? this.#masqLine : this.#dnatLine;
+  }
+
+  /** What the chain does (see chain-view.ts): itself, unless it holds texts. */
+  endpointView(): EndpointChainView {
+    if (this.fallback === undefined) return this;
+    this.#fallbackView ??= readEndpointChain(chainLike(this.name, this.fallback.texts, this.fallback.lines, this.info));
+    return this.#fallbackView;
+  }
+
+  get exists(): boolean {
+    return true;
+  }
+
+  /** The DNAT destination, canonical (computed once: usually the very string read). */
+  get dnat(): string | undefined {
+    if (this.#dest === undefined) return undefined;
+    this.#dnat ??= canonicalEndpoint(this.#dest);
+    return this.#dnat;
+  }
+
+  get masq(): boolean {
+    return this.#masqSource !== undefined;
+  }
+
+  get recentSet(): boolean {
+    return false;
+  }
+
+  remove(): void {
+    this.removed = true;
+  }
+
+  protected clear(): void {
+    this.#masqSource = this.#proto = this.#dest = this.#dnat = undefined;
+    this.#fallbackView = undefined;
+  }
+}
+
+/** KUBE-SVC/KUBE-SVL-<hash>: other rules first (masquerade, affinity) as texts, then the cascade. */
+export class ServiceChain extends CompactChain {
+  readonly #chains: ReadonlyMap<string, Chain>;
+  #texts: string[] = [];
+  #lines: number[] = [];
+  #targets: string[] = [];
+  /** The endpoint chains jumped to, resolved while parsing (declarations come first in a dump). */
+  #refs: (EndpointChain | undefined)[] = [];
+  /** `--probability` values; -1 for a rule without one. */
+  #probs: number[] = [];
+  #spreadLines: number[] = [];
+  #view: ServiceChainView | undefined;
+
+  constructor(name: string, line: number, info: DumpInfo, chains: ReadonlyMap<string, Chain>) {
+    super(name, line, info);
+    this.#chains = chains;
+  }
+
+  get size(): number {
+    return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#targets.length;
+  }
+
+  append(text: string, start: number, end: number, line: number, copy: Copy): void {
+    this.#view = undefined;
+    if (this.fallback === undefined) {
+      const prob = scanRule(text, start, end, this.name.length) !== SPREAD ? undefined
+        : scan.prob0 === -1 ? 1 : parseProbability(text.slice(scan.prob0, scan.prob1));
+      if (prob !== undefined) {
+        // the target's name string is the chain's own when it is declared: no copy, no lookup later
+        const ref = this.#chains.get(text.slice(scan.target0, scan.target1));
+        if (ref instanceof EndpointChain) {
+          this.#targets.push(ref.name);
+          this.#refs.push(ref);
+        } else {
+          this.#targets.push(copy(scan.target0, scan.target1));
+          this.#refs.push(undefined);
+        }
+        this.#probs.push(scan.prob0 === -1 ? -1 : prob);
+        this.#spreadLines.push(line);
+        return;
+      }
+      if (this.#targets.length === 0) {
+        this.#texts.push(copy(start, end));
+        this.#lines.push(line);
+        return;
+      }
+    }
+    this.insert(copy(start, end), line, undefined);
+  }
+
+  text(i: number): string {
+    if (this.fallback !== undefined) return this.fallback.texts[i] as string;
+    if (i < this.#texts.length) return this.#texts[i] as string;
+    const k = i - this.#texts.length;
+    const prob = this.#probs[k] as number;
+    return `-A ${this.name}${prob < 0 ? '' : ` -m statistic --mode random --probability ${prob.toFixed(11)}`} -j ${this.#targets[k]}`;
+  }
+
+  lineOf(i: number): number {
+    if (this.fallback !== undefined) return this.fallback.lines[i] as number;
+    return i < this.#lines.length ? this.#lines[i] as number : this.#spreadLines[i - this.#lines.length] as number;
+  }
+
+  /** How the chain spreads new connections (see chain-view.ts). */
+  serviceView(): ServiceChainView {
+    if (this.#view !== undefined) return this.#view;
+    if (this.fallback !== undefined) {
+      const f = this.fallback;
+      this.#view = readServiceRules(chainLike(this.name, f.texts, f.lines, this.info), f.texts.length);
+      return this.#view;
+    }
+    const head = readServiceRules(this, this.#texts.length);
+    const spreads: Spread[] = head.spreads.slice();
+    let remaining = 1;
+    for (const s of spreads) remaining -= s.share;
+    for (let k = 0; k < this.#targets.length; k++) {
+      const prob = this.#probs[k] as number;
+      const p = prob < 0 ? 1 : prob;
+      spreads.push({ sep: this.#targets[k] as string, target: this.#refs[k], share: remaining * p, line: this.#spreadLines[k] as number });
+      remaining *= 1 - p;
+    }
+    this.#view = { exists: true, spreads, affinity: head.affinity, masqRules: head.masqRules };
+    return this.#view;
+  }
+
+  protected clear(): void {
+    this.#texts = [];
+    this.#lines = [];
+    this.#targets = [];
+    this.#refs = [];
+    this.#probs = [];
+    this.#spreadLines = [];
+    this.#view = undefined;
+  }
+}
+
+// A plain chain over texts, for the generic readers.
+function chainLike(name: string, texts: string[], lines: number[], info: DumpInfo): Chain {
+  return {
+    name, policy: undefined, counters: undefined, line: 0, texts, lineNumbers: lines, plain: info.plain, size: texts.length,
+    text: (i) => texts[i] as string, lineOf: (i) => lines[i] as number,
+    get rules() { return texts.map((t, i) => parseRuleText(name, t, lines[i] as number, info.source)); },
+  };
+}
