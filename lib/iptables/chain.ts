@@ -27,8 +27,11 @@ export type Copy = (start: number, end: number) => string;
 
 /** What the parser needs of a chain. */
 export interface ParsedChain extends Chain {
-  /** Appends the rule at text[start, end) (a line `-A CHAIN ...`), copying what it keeps with `copy`. */
-  append(text: string, start: number, end: number, line: number, copy: Copy): void;
+  /**
+   * Appends the rule at text[start, end) (a line `-A CHAIN ...`), copying what it keeps with `copy`.
+   * Returns true when it read the whole rule (quotes included), false when it kept the text as is.
+   */
+  append(text: string, start: number, end: number, line: number, copy: Copy): boolean;
   /** Inserts (`at`) or appends a rule given as a string (`-I`, counters prefix). */
   insert(rule: string, line: number, at: number | undefined): void;
   /** Removes every rule (restore input's re-declaration or `-F`). */
@@ -79,10 +82,11 @@ export class TextChain implements ParsedChain {
     return this.#texts.length;
   }
 
-  append(_text: string, start: number, end: number, line: number, copy: Copy): void {
+  append(_text: string, start: number, end: number, line: number, copy: Copy): boolean {
     this.#rules = undefined;
     this.#texts.push(copy(start, end));
     this.#lines.push(line);
+    return false;
   }
 
   insert(rule: string, line: number, at: number | undefined): void {

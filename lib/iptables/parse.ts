@@ -37,8 +37,11 @@ interface Section {
   ruleCount: number;
 }
 
-/** Size of the pieces a byte dump is decoded and parsed in: the whole dump is never one string. */
-export const PIECE_BYTES = 1 << 20;
+/**
+ * Size of the pieces a byte dump is decoded and parsed in: the whole dump is never one string, and a
+ * piece's string is small enough to be allocated young and die young (no large-object space).
+ */
+export const PIECE_BYTES = 1 << 16;
 
 /** Parses a dump given as text; throws a coded error (DPS_ERR_RULES_*) with `where` = `source:line`. */
 export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[] {
@@ -210,8 +213,7 @@ export class DumpParser {
             if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${name}" which is not declared in table "${table.name}"`);
             lastChain = chain;
           }
-          checkQuotesAt(text, pos, lineEnd, nextQuote, fail);
-          (chain as ParsedChain).append(text, pos, lineEnd, lineNo, copy);
+          if (!(chain as ParsedChain).append(text, pos, lineEnd, lineNo, copy)) checkQuotesAt(text, pos, lineEnd, nextQuote, fail);
           pos = end + 1;
           section.ruleCount++;
           continue;

@@ -30,9 +30,15 @@ interface Scan {
 }
 const scan: Scan = { src0: 0, src1: 0, proto0: 0, proto1: 0, prob0: 0, prob1: 0, target0: 0, target1: 0, dest0: 0, dest1: 0 };
 
+// End of the token at `at` (a space or the line's end); -1 when it has a quote or a backslash,
+// which only the full tokenizer reads.
 function tokenEnd(text: string, at: number, end: number): number {
-  const sp = text.indexOf(' ', at);
-  return sp === -1 || sp > end ? end : sp;
+  for (let i = at; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32) return i;
+    if (c === 34 || c === 39 || c === 92) return -1;
+  }
+  return end;
 }
 
 function is(text: string, at: number, to: number, word: string): boolean {
@@ -53,6 +59,7 @@ function scanRule(text: string, start: number, end: number, nameLength: number):
     const flag = text.charCodeAt(p + 1);
     const v = q + 1;
     const w = tokenEnd(text, v, end);
+    if (w < 0) return NONE;
     if (flag === 115 /* s */ && scan.src0 === -1) {
       scan.src0 = v; scan.src1 = w; p = w + 1;
     } else if (flag === 112 /* p */ && scan.proto0 === -1) {
@@ -76,6 +83,7 @@ function scanRule(text: string, start: number, end: number, nameLength: number):
           c = close + 1;
         } else {
           c = tokenEnd(text, c, end);
+          if (c < 0) return NONE;
         }
         if (c >= end || text.charCodeAt(c) !== 32) return NONE;
         p = c + 1;
@@ -83,7 +91,7 @@ function scanRule(text: string, start: number, end: number, nameLength: number):
         if (!text.startsWith(' --mode random --probability ', w)) return NONE;
         scan.prob0 = w + 29;
         scan.prob1 = tokenEnd(text, scan.prob0, end);
-        if (scan.prob1 === end) return NONE;
+        if (scan.prob1 === end || scan.prob1 < 0) return NONE;
         p = scan.prob1 + 1;
       } else if (scan.proto0 !== -1 && w !== end && sameToken(text, v, w, scan.proto0, scan.proto1)) {
         p = w + 1; // `-m tcp` after `-p tcp`, without options
@@ -150,7 +158,7 @@ abstract class CompactChain implements ParsedChain {
   /** The text of rule i (a compact rule is rendered as an equivalent rule without its comment). */
   abstract text(i: number): string;
   abstract lineOf(i: number): number;
-  abstract append(text: string, start: number, end: number, line: number, copy: Copy): void;
+  abstract append(text: string, start: number, end: number, line: number, copy: Copy): boolean;
   protected abstract clear(): void;
 
   get texts(): string[] {
@@ -211,14 +219,14 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
     return (this.#masqSource === undefined ? 0 : 1) + (this.#dest === undefined ? 0 : 1);
   }
 
-  append(text: string, start: number, end: number, line: number, copy: Copy): void {
+  append(text: string, start: number, end: number, line: number, copy: Copy): boolean {
     this.#fallbackView = undefined;
     if (this.fallback === undefined && this.#dest === undefined) {
       const kind = scanRule(text, start, end, this.name.length);
       if (kind === MASQ && this.#masqSource === undefined) {
         this.#masqSource = copy(scan.src0, scan.src1);
         this.#masqLine = line;
-        return;
+        return true;
       }
       if (kind === DNAT) {
         this.#proto = scan.proto0 === -1 ? undefined : protocolAt(text, scan.proto0, scan.proto1, copy);
@@ -229,10 +237,11 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
         const colon = dest.lastIndexOf(':');
         if (src !== undefined && src.length === colon + 3 && src.endsWith('/32') && dest.startsWith(src.slice(0, colon))) this.#masqSource = SAME_AS_DNAT;
         this.#dnatLine = line;
-        return;
+        return true;
       }
     }
     this.insert(copy(start, end), line, undefined);
+    return false;
   }
 
   text(i: number): string {
@@ -312,7 +321,7 @@ export class ServiceChain extends CompactChain {
     return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#targets.length;
   }
 
-  append(text: string, start: number, end: number, line: number, copy: Copy): void {
+  append(text: string, start: number, end: number, line: number, copy: Copy): boolean {
     this.#view = undefined;
     if (this.fallback === undefined) {
       const prob = scanRule(text, start, end, this.name.length) !== SPREAD ? undefined
@@ -329,15 +338,16 @@ export class ServiceChain extends CompactChain {
         }
         this.#probs.push(scan.prob0 === -1 ? -1 : prob);
         this.#spreadLines.push(line);
-        return;
+        return true;
       }
       if (this.#targets.length === 0) {
         this.#texts.push(copy(start, end));
         this.#lines.push(line);
-        return;
+        return false;
       }
     }
     this.insert(copy(start, end), line, undefined);
+    return false;
   }
 
   text(i: number): string {

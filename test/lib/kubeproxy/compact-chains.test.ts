@@ -112,3 +112,9 @@ t.test('follows restore input: insert, flush, delete and re-declare', async (t) 
   t.ok(old.removed, 'a deleted chain is marked, so that jumps resolved to it are looked up again by name');
   t.equal(readEndpointChain(compact.get('KUBE-SEP-BBBBBBBBBBBBBBBB') as Chain).dnat, '10.0.0.9:80', 'the re-declared chain is found by name');
 });
+
+t.test('reports an unterminated quote in an endpoint chain as in any chain, naming the line', async (t) => {
+  for (const rule of [`${SEP_A} -s "10.0.0.1/32 -j KUBE-MARK-MASQ\n`, `${SEP_A} -p tcp -m comment --comment "ns1/svc1 -j DNAT --to-destination 10.0.0.1:80\n`]) {
+    t.throws(() => parseNodeRules(Buffer.from(dump(rule)), 'dump.txt'), { code: 'DPS_ERR_RULES_SYNTAX', where: 'dump.txt:5' }, rule.trim());
+  }
+});
