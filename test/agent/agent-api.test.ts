@@ -172,20 +172,38 @@ t.test('API down at start: /health is unknown (503), never healthy, while /livez
   t.same(a.server.patches, [], 'nothing written to the Node');
 });
 
-t.test('API lost mid-run: unknown with APIUnreachable (never drift), and no condition turns True', async (t) => {
+// Two ways to lose the API mid-run: the server goes away, or its watches go silent (no events, no bookmarks).
+for (const [how, lose, reason] of [
+  ['the server stops answering', (s: FakeApiServer) => s.down(), 'APIUnreachable'],
+  ['the watches stall silently', (s: FakeApiServer) => s.stallWatches(true), 'APIViewStale'],
+] as const) {
+  t.test(`API lost mid-run (${how}): after --api-max-view-age, unknown with ${reason}, never drift, no condition True`, async (t) => {
+    const a = await start(t);
+    await a.until((x) => x.body.status === 'healthy', 'healthy');
+    await waitFor(() => driftPatches(a.server).length > 0, 5000, 'the first condition patch');
+    const lostAt = Date.now();
+    await lose(a.server);
+    const h = await a.until((x) => checkOf(x, 'api')?.reason === reason, `the api check says ${reason}`);
+    t.ok(Date.now() - lostAt >= 1000, 'not before the limit (1 s)');
+    t.equal(h.code, 503);
+    t.equal(h.body.status, 'unknown');
+    t.match(checkOf(h, 'rules'), { status: 'unknown', reason }, 'the rules are not judged on a lost view');
+    t.notOk(h.body.checks.some((c) => c.status === 'unhealthy'), 'nothing is called unhealthy');
+    t.equal((await fetch(`${a.url}/livez`)).status, 200);
+    t.match(await a.metrics(), /dataplane_sentinel_api_up 0/);
+    t.notOk(driftPatches(a.server).some((c) => c.status === 'True'), 'ServiceRulesDrift never True');
+    t.same(eventsWith(a.server, 'RulesOutOfSync'), []);
+  });
+}
+
+t.test('a stalled watch while the API still takes writes: ServiceRulesDrift=Unknown on the Node, with the reason', async (t) => {
   const a = await start(t);
   await a.until((x) => x.body.status === 'healthy', 'healthy');
-  await waitFor(() => driftPatches(a.server).length > 0, 5000, 'the first condition patch');
-  await a.server.down();
-  const h = await a.until((x) => checkOf(x, 'api')?.reason === 'APIUnreachable', 'the api check says unreachable');
-  t.equal(h.code, 503);
-  t.equal(h.body.status, 'unknown');
-  t.match(checkOf(h, 'rules'), { status: 'unknown', reason: 'APIUnreachable' }, 'the rules are not judged on a lost view');
-  t.notOk(h.body.checks.some((c) => c.status === 'unhealthy'), 'nothing is called unhealthy');
-  t.equal((await fetch(`${a.url}/livez`)).status, 200);
-  t.match(await a.metrics(), /dataplane_sentinel_api_up 0/);
-  t.notOk(driftPatches(a.server).some((c) => c.status === 'True'), 'ServiceRulesDrift never True');
-  t.same(eventsWith(a.server, 'RulesOutOfSync'), []);
+  a.server.stallWatches(true);
+  const unknown = await waitFor(() => driftPatches(a.server).find((c) => c.status === 'Unknown'), 5000, 'ServiceRulesDrift=Unknown patched');
+  t.equal(unknown!.reason, 'APIViewStale');
+  t.match(await waitFor(() => eventsWith(a.server, 'APIViewStale')[0], 5000, 'a Normal event'), { type: 'Normal', message: /ServiceRulesDrift is Unknown/ });
+  t.notOk(driftPatches(a.server).some((c) => c.status === 'True'), 'never True');
 });
 
 const taints = (o: { dryRun: boolean; maxTaintedShare?: number }) =>
