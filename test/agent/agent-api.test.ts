@@ -4,7 +4,7 @@
 // 127.0.0.1 and by the content of what the agent wrote to the API (Node status patches, Node
 // JSON patches, Events). Scans every 100 ms; grace and persistence are short.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -58,7 +58,8 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: S
   server.load('nodes', [...ofKind(items, 'Node').map(asServed), ...(o.otherNodes ?? [])]);
   if (o.down) await server.down();
   const dir = mkdtempSync(join(tmpdir(), 'dps-agent-api-'));
-  // The pod's service-account token; the host kubeconfig gives only the server address.
+  // The pod's service-account token (the agent's credentials); the host kubeconfig gives only the
+  // server address (plain HTTP here, hence insecure-skip-tls-verify).
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
   writeFileSync(join(dir, 'kubeconfig'), JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'host',
@@ -71,7 +72,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: S
   const argv = ['--node', NODE, '--listen', '127.0.0.1:0', '--kubeconfig', join(dir, 'kubeconfig'), '--rules-file', join(dir, 'node.rules'),
     '--config', join(dir, 'config.yaml'), '--interval', '100ms', '--jitter', '0', '--grace', '200ms', '--persist-scans', '2', '--api-max-view-age', '1s',
     '--no-follow-logs', '--no-kube-proxy-probe'];
-  const { config } = loadConfig({ argv, env: {}, readFile: (p) => (p === join(dir, 'config.yaml') ? o.config ?? '' : '') });
+  const { config } = loadConfig({ argv, env: {}, readFile: (p) => readFileSync(p, 'utf8') });
   const log = memoryLogger();
   const stop = new AbortController();
   const agent = await createAgent({
