@@ -21,6 +21,7 @@ import type { Clock, Logger } from '../lib/kube/deps.ts';
 import type { KubeProxyScrape } from '../lib/kube/kube-proxy-signals.ts';
 import { judgeKubeProxySync } from '../lib/kube/kube-proxy-signals.ts';
 import { scrapeKubeProxy } from '../lib/kube/kube-proxy-probe.ts';
+import { DEFAULT_FRESHNESS } from '../lib/kube/freshness.ts';
 import { judgeVersionSkew } from '../lib/kube/version-skew.ts';
 import type { ClusterSource } from './cluster-source.ts';
 import { createApiClusterSource, createFileClusterSource } from './cluster-source.ts';
@@ -51,6 +52,10 @@ export interface AgentDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** For tests: a fetch for the kube-proxy probe. */
   readonly fetch?: typeof fetch;
+  /** For tests: where the service-account token and CA are (default the projected directory). */
+  readonly serviceAccountDir?: string;
+  /** Randomness in [0, 1) for the wait before tainting; default Math.random. */
+  readonly random?: () => number;
 }
 
 /** A running agent. */
@@ -216,15 +221,18 @@ async function createClusterSource(deps: AgentDeps, metrics: ReturnType<typeof c
   if (config.clusterFile !== '') return { source: createFileClusterSource({ path: config.clusterFile, log: deps.log, clock: deps.clock, metrics, timeoutMs: config.scanTimeoutMs }) };
   const { loadKubeConfig, createKubeApi } = await import('../lib/kube/client.ts');
   const { createClusterView } = await import('../lib/kube/cluster-view.ts');
-  const { kubeConfig, path } = loadKubeConfig({ apiServer: config.apiServer, kubeconfigPath: config.kubeconfig, env: deps.env ?? {} });
+  const { kubeConfig, path } = loadKubeConfig({ apiServer: config.apiServer, kubeconfigPath: config.kubeconfig, env: deps.env ?? {}, serviceAccountDir: deps.serviceAccountDir });
   const api = createKubeApi(kubeConfig);
-  const view = createClusterView({ api, nodeName: config.node, apiPath: path, log: deps.log, clock: deps.clock, signal: deps.signal });
+  const view = createClusterView({
+    api, nodeName: config.node, apiPath: path, log: deps.log, clock: deps.clock, signal: deps.signal,
+    freshness: { ...DEFAULT_FRESHNESS, maxViewAgeMs: config.apiMaxViewAgeMs },
+  });
   return { source: createApiClusterSource({ view, log: deps.log, metrics, timeoutMs: config.scanTimeoutMs }), api };
 }
 
 async function createReporter(deps: AgentDeps, api: KubeApi, signal: AbortSignal) {
   const { NodeReporter } = await import('../lib/kube/node-reporter.ts');
-  const reporter = new NodeReporter({ api, nodeName: deps.config.node, log: deps.log, clock: deps.clock, signal });
+  const reporter = new NodeReporter({ api, nodeName: deps.config.node, log: deps.log, clock: deps.clock, signal, taints: deps.config.taints, ...(deps.random ? { random: deps.random } : {}) });
   reporter.start();
   return reporter;
 }

@@ -195,7 +195,10 @@ export function createApiClusterSource(deps: {
     },
     apiInput() {
       const s = last ?? snap();
-      if (s.judgeable) return { kind: 'api', state: 'fresh', message: `In contact with ${s.apiPath?.server ?? 'the API server'}.` };
+      const server = s.apiPath?.server ?? 'the API server';
+      if (s.judgeable && s.state === 'synced') return { kind: 'api', state: 'fresh', message: `In contact with ${server}.` };
+      // Lost, but the last view is still young enough to judge on (until --api-max-view-age).
+      if (s.judgeable) return { kind: 'api', state: 'fresh', message: `The API view is ${s.state} (${server}); drift is judged on the last view until it is too old.` };
       const state = s.state === 'synced' ? 'stalled' : s.state;
       return { kind: 'api', state, message: `The API view is ${s.state}${s.apiPath === undefined ? '' : ` (${s.apiPath.server})`}; drift is not judged on it.` };
     },

@@ -12,6 +12,8 @@ import { parse as parseYaml } from 'yaml';
 import { agentError } from '../lib/errors.ts';
 import { parseLogConfig } from '../lib/logs/log-config.ts';
 import type { LogConfig } from '../lib/logs/log-config.ts';
+import { DEFAULT_TAINT_POLICY, parseTaintPolicy } from '../lib/kube/taint-policy.ts';
+import type { TaintPolicy } from '../lib/kube/taint-policy.ts';
 import { parseDuration } from './duration.ts';
 
 /** The validated, frozen configuration. Durations are milliseconds. */
@@ -27,6 +29,7 @@ export interface AgentConfig {
   readonly clusterFile: string;
   readonly kubeconfig: string;
   readonly apiServer: string;
+  readonly apiMaxViewAgeMs: number;
   readonly rulesFile: string;
   readonly rules6File: string;
   readonly rulesCommand: string;
@@ -47,6 +50,8 @@ export interface AgentConfig {
   readonly persistScans: number;
   readonly unknownStatusCode: 200 | 503;
   readonly reportNode: boolean;
+  /** The config file's `taints` section (docs/kubernetes.md, "Taints and guard rails"); off by default. */
+  readonly taints: TaintPolicy;
   readonly debugEndpoints: boolean;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -64,6 +69,7 @@ export const DEFAULTS = Object.freeze({
   clusterFile: '',
   kubeconfig: '',
   apiServer: '',
+  apiMaxViewAge: '3m',
   rulesFile: '',
   rules6File: '',
   rulesCommand: '',
@@ -116,6 +122,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   { key: 'clusterFile', kind: 'string', meaning: 'Read Services/EndpointSlices/Nodes from this file or directory (same formats as check --cluster; re-read when it changes) instead of the API.' },
   { key: 'kubeconfig', kind: 'string', env: 'KUBECONFIG', meaning: 'Host kubeconfig whose server and CA are used to reach the API (credentials stay the service account\'s).' },
   { key: 'apiServer', kind: 'string', meaning: 'Direct API server URL (https://HOST:6443), preferred over the kubernetes Service ClusterIP.' },
+  { key: 'apiMaxViewAge', kind: 'duration', min: 1000, meaning: 'An API view with no contact (list, event, bookmark) for longer than this is not judged on: drift is Unknown (APIUnreachable or APIViewStale) instead. Keep it above the API server\'s bookmark period (~1 min).' },
   { key: 'rulesFile', kind: 'string', meaning: 'Read the IPv4 rules from this iptables-save file (re-read when it changes) instead of running iptables-save.' },
   { key: 'rules6File', kind: 'string', meaning: 'Read the IPv6 rules from this ip6tables-save file.' },
   { key: 'rulesCommand', kind: 'string', meaning: 'Run this command to print the IPv4 rules instead of iptables-save (no shell: split on spaces, `\\ ` escapes a space).' },
@@ -183,7 +190,7 @@ export function loadConfig(sources: ConfigSources): LoadResult {
     else if (file.values[s.key] !== undefined) raw[s.key] = { value: file.values[s.key], from: `${file.path}: ${s.key}` };
     else raw[s.key] = { value: DEFAULTS[s.key], from: 'default' };
   }
-  const known = new Set<string>([...SETTINGS.map((s) => s.key), 'logs']);
+  const known = new Set<string>([...SETTINGS.map((s) => s.key), 'logs', 'taints']);
   for (const key of Object.keys(file.values)) if (!known.has(key)) errors.push(`${file.path}: \`${key}\` is not a setting`);
 
   const v: Record<string, unknown> = {};
@@ -281,18 +288,24 @@ function assemble(v: Record<string, unknown>, file: { path: string; values: Reco
   } catch (error) {
     errors.push((error as Error).message);
   }
+  let taints: TaintPolicy = { ...DEFAULT_TAINT_POLICY, conditionTypes: [] };
+  try {
+    taints = parseTaintPolicy(file.values.taints, `${file.path === '' ? 'config' : file.path}: taints`);
+  } catch (error) {
+    errors.push((error as Error).message);
+  }
   return {
     node: str('node'), listen: listen ?? { host: '0.0.0.0', port: 9659 },
     intervalMs: v.interval as number, jitter: v.jitter as number, cpuBudget: v.cpuBudget as number,
     scanTimeoutMs: v.scanTimeout as number, execTimeoutMs: v.execTimeout as number, maxDumpBytes: v.maxDumpBytes as number,
-    clusterFile: str('clusterFile'), kubeconfig: str('kubeconfig'), apiServer: str('apiServer'),
+    clusterFile: str('clusterFile'), kubeconfig: str('kubeconfig'), apiServer: str('apiServer'), apiMaxViewAgeMs: v.apiMaxViewAge as number,
     rulesFile: str('rulesFile'), rules6File: str('rules6File'), rulesCommand: str('rulesCommand'), rules6Command: str('rules6Command'),
     families, backend: str('backend') as AgentConfig['backend'], hostRoot: str('hostRoot'),
     logs: v.followLogs as boolean, logPaths: v.logPath as string[], podLogDir: logConfig.podLogDir, journal: logConfig.journal.enabled,
     logStateFile: logConfig.stateFile, logConfig,
     kubeProxyProbe: v.kubeProxyProbe as boolean, kubeProxyMetricsUrl: str('kubeProxyMetricsUrl'), kubeProxyLivezUrl: str('kubeProxyLivezUrl'),
     graceMs: v.grace as number, persistScans: v.persistScans as number, unknownStatusCode: status === 200 ? 200 : 503,
-    reportNode: v.reportNode as boolean, debugEndpoints: v.debugEndpoints as boolean, logLevel: str('logLevel') as AgentConfig['logLevel'],
+    reportNode: v.reportNode as boolean, taints, debugEndpoints: v.debugEndpoints as boolean, logLevel: str('logLevel') as AgentConfig['logLevel'],
   };
 }
 

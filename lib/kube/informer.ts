@@ -248,12 +248,12 @@ export class Informer<T> {
 
   // Records a failure and waits the jittered backoff.
   async #onFailure(err: unknown): Promise<void> {
+    const before = this.freshness().state;
     const attempt = this.#consecutiveFailures;
     this.#consecutiveFailures++;
     this.#stats.failures++;
     const { code, message, retryAfter } = describeError(err);
     this.#stats.lastError = { at: this.#o.clock.now(), code, message };
-    const before = this.freshness().state;
     const delay = backoffDelay(attempt, this.#random(), this.#o.backoff, parseRetryAfter(retryAfter, this.#o.clock.now()));
     const after = this.freshness().state;
     const fields = { code, message, attempt: this.#consecutiveFailures, retryInMs: delay };

@@ -11,7 +11,7 @@
  * - Remove the taint when every opt-in condition is False again; hold it while any is Unknown.
  * - Only a taint with our key and the configured effect is ours; never touch any other.
  */
-import { TAINT_KEY, type ConditionType, type DesiredCondition, type TaintEffect } from './conditions.ts';
+import { isOwnedConditionType, TAINT_KEY, type ConditionType, type DesiredCondition, type TaintEffect } from './conditions.ts';
 import { agentError } from '../errors.ts';
 
 /** Taint settings. */
@@ -52,6 +52,30 @@ export function validateTaintPolicy(p: TaintPolicy): TaintPolicy {
     throw agentError('DPS_ERR_KUBE_OPTIONS', `Expected the taint effect to be NoSchedule, PreferNoSchedule or NoExecute, got ${p.effect}.`, { where: 'taints.effect' });
   }
   return p;
+}
+
+/**
+ * The `taints` section of the agent's config file (a mapping with the fields of
+ * {@link TaintPolicy}, each optional) → a new, validated policy over the defaults. Throws one
+ * DPS_ERR_KUBE_OPTIONS naming every bad field; `where` prefixes the names (e.g. `config.yaml: taints`).
+ */
+export function parseTaintPolicy(section: unknown, where = 'taints'): TaintPolicy {
+  if (section === undefined || section === null) return { ...DEFAULT_TAINT_POLICY, conditionTypes: [] };
+  if (typeof section !== 'object' || Array.isArray(section)) {
+    throw agentError('DPS_ERR_KUBE_OPTIONS', `Expected \`${where}\` to be a mapping, got ${Array.isArray(section) ? 'a list' : typeof section}.`, { where });
+  }
+  const raw = section as Record<string, unknown>;
+  const errors: string[] = [];
+  const known = Object.keys(DEFAULT_TAINT_POLICY);
+  for (const key of Object.keys(raw)) if (!known.includes(key)) errors.push(`\`${key}\` is not a taint option (${known.join(', ')})`);
+  for (const key of ['enabled', 'dryRun'] as const) if (raw[key] !== undefined && typeof raw[key] !== 'boolean') errors.push(`${key}: expected true or false, got ${JSON.stringify(raw[key])}`);
+  for (const key of ['maxTaintedShare', 'minTaintedAllowed'] as const) if (raw[key] !== undefined && typeof raw[key] !== 'number') errors.push(`${key}: expected a number, got ${JSON.stringify(raw[key])}`);
+  const types = raw.conditionTypes;
+  if (types !== undefined && !(Array.isArray(types) && types.every((c) => typeof c === 'string' && isOwnedConditionType(c)))) {
+    errors.push(`conditionTypes: expected a list of this agent's condition types, got ${JSON.stringify(types)}`);
+  }
+  if (errors.length > 0) throw agentError('DPS_ERR_KUBE_OPTIONS', `Invalid \`${where}\`: ${errors.join('; ')}.`, { where });
+  return validateTaintPolicy({ ...DEFAULT_TAINT_POLICY, conditionTypes: [], ...(raw as Partial<TaintPolicy>) });
 }
 
 /** A taint as on the Node. */

@@ -4,7 +4,7 @@
 // and counts it in /metrics. It stops within 5 s.
 import t from 'tap';
 import { execa } from 'execa';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -12,25 +12,12 @@ import { createAgent } from '../../agent/agent.ts';
 import { loadConfig } from '../../agent/config.ts';
 import { systemExec } from '../../agent/exec.ts';
 import { systemClock } from '../../lib/kube/deps.ts';
-import { readClusterObjects } from '../../lib/kubeproxy/cluster-input.ts';
-import { parseClusterText } from '../../lib/kubeproxy/cluster-text.ts';
-import { expectedServicePorts } from '../../lib/kubeproxy/expected.ts';
-import { renderKubeProxyRules } from '../../lib/kubeproxy/render.ts';
+import { agentHttp, eventually } from '../helpers/agent-http.ts';
+import { demoClusterText, demoItems, rulesFor } from '../helpers/demo-cluster.ts';
 import { memoryLogger } from '../helpers/kube-testing.ts';
 
-const clusterText = readFileSync(new URL('../../examples/demo/cluster.yaml', import.meta.url), 'utf8');
-const items = parseClusterText(clusterText, 'cluster.yaml').items;
-const view = readClusterObjects(items, { where: String });
-const rules = renderKubeProxyRules(expectedServicePorts(view, { family: 4, node: view.nodes[0]! }), { family: 4, clusterCIDR: '10.244.0.0/16' });
-// Polls an async condition every 20 ms until it holds (true) or `ms` pass (false).
-async function eventually(cond: () => Promise<boolean>, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
+const clusterText = demoClusterText;
+const rules = rulesFor(demoItems());
 const fixture = (name: string): string => new URL(`../fixtures/agent/${name}`, import.meta.url).pathname;
 
 async function start(t: { teardown(fn: () => Promise<void> | void): void }, extra: string[], files: { rules?: string; cluster?: string } = {}) {
@@ -48,18 +35,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, extr
   const agent = await createAgent({ config, log, clock: systemClock, exec: systemExec, registry: new Registry(), signal: stop.signal, version: 'test' });
   const url = await agent.listen();
   t.teardown(async () => { stop.abort(); await agent.close(); rmSync(dir, { recursive: true, force: true }); });
-  const health = async () => { const r = await fetch(`${url}/health`); return { code: r.status, body: await r.json() as { status: string; checks: { name: string; status: string; reason: string; message: string }[] } }; };
-  const metrics = async () => (await fetch(`${url}/metrics`)).text();
-  const until = async (want: (h: Awaited<ReturnType<typeof health>>) => boolean, what: string) => {
-    let last = await health();
-    const deadline = Date.now() + 10_000;
-    while (!want(last)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-      await new Promise((r) => setTimeout(r, 50));
-      last = await health();
-    }
-    return last;
-  };
+  const { health, metrics, until } = agentHttp(url);
   return { agent, url, dir, log, health, metrics, until };
 }
 

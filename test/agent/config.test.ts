@@ -3,6 +3,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { DEFAULTS, envOf, flagOf, loadConfig, SETTINGS } from '../../agent/config.ts';
+import { DEFAULT_FRESHNESS } from '../../lib/kube/freshness.ts';
+import { DEFAULT_TAINT_POLICY } from '../../lib/kube/taint-policy.ts';
 
 const load = (argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
   loadConfig({ argv, env, readFile: (p) => { if (files[p] === undefined) throw new Error('ENOENT: no such file'); return files[p]!; } });
@@ -15,6 +17,15 @@ t.test('applies the defaults and freezes the result deeply', async (t) => {
   t.equal(config!.cpuBudget, DEFAULTS.cpuBudget);
   t.same(config!.families, [4]);
   t.ok(Object.isFrozen(config) && Object.isFrozen(config!.listen) && Object.isFrozen(config!.logConfig.signal));
+  t.equal(config!.apiMaxViewAgeMs, DEFAULT_FRESHNESS.maxViewAgeMs, "the API view's age limit is lib/kube's");
+  t.same(config!.taints, DEFAULT_TAINT_POLICY, 'tainting is off');
+  t.ok(Object.isFrozen(config!.taints.conditionTypes));
+});
+
+t.test("the config file's taints section reaches the config; a bad one is reported with the rest", async (t) => {
+  const files = { '/c.yaml': 'taints:\n  enabled: true\n  dryRun: false\n  conditionTypes: [ServiceRulesDrift]\n', '/bad.yaml': 'taints:\n  enabled: maybe\n' };
+  t.match(load(['--node', 'n', '--config', '/c.yaml'], {}, files).config!.taints, { enabled: true, dryRun: false, conditionTypes: ['ServiceRulesDrift'], effect: 'NoSchedule' });
+  t.throws(() => load(['--config', '/bad.yaml'], {}, files), { code: 'DPS_ERR_AGENT_CONFIG', message: /2 problems[\s\S]*\/bad.yaml: taints[\s\S]*enabled: expected true or false/ });
 });
 
 t.test('flags win over the environment, which wins over the config file', async (t) => {

@@ -9,6 +9,7 @@ import { type KubeObject, ROOT, kubectlKustomize, kustomize, kustomizeWithKubect
 import { parseLogConfig, DEFAULT_LOG_CONFIG } from '../../lib/logs/log-config.ts';
 import { DEFAULT_TAINT_POLICY, validateTaintPolicy } from '../../lib/kube/taint-policy.ts';
 import { OWNED_CONDITION_TYPES } from '../../lib/kube/conditions.ts';
+import { loadConfig } from '../../agent/config.ts';
 
 const OVERLAYS = readdirSync(join(ROOT, 'deploy/overlays'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `deploy/overlays/${d.name}`);
 const KUSTOMIZATIONS = ['deploy/base', 'deploy/prometheus', 'deploy/grafana', ...OVERLAYS];
@@ -128,6 +129,8 @@ t.test('the default config: the agent defaults, and every path it reads is mount
     const logs = parseLogConfig(cfg.logs);
     const taints = validateTaintPolicy({ ...DEFAULT_TAINT_POLICY, ...cfg.taints });
     t.ok(taints.conditionTypes.every((c) => OWNED_CONDITION_TYPES.includes(c)), `${dir}: taint condition types are ours`);
+    const loaded = loadConfig({ argv: ['--node', 'n1', '--config', '/etc/dataplane-sentinel/config.yaml'], env: {}, readFile: () => JSON.stringify(cfg) }).config;
+    t.same(loaded?.taints, taints, `${dir}: the agent starts with it, and its taints section reaches the agent`);
     const mounts = (agentContainer(daemonSet(objs)).volumeMounts as any[]).map((m) => m.mountPath as string);
     const under = (p: string) => mounts.some((m) => p === m || p.startsWith(m.endsWith('/') ? m : `${m}/`));
     const paths = [logs.podLogDir, logs.stateFile, ...logs.files.map((f) => f.glob), ...logs.journal.directories];

@@ -102,12 +102,13 @@ t.test('relists after 410 Gone on the watch, and the view stays whole', async (t
 });
 
 t.test('API down at start: api-unreachable, then syncs when it comes up', async (t) => {
-  const { server, inf } = await setup(t);
+  const { server, inf, log } = await setup(t);
   await server.down();
   inf.start();
   await waitFor(() => inf.stats().failures >= 2, 3000, 'failures');
   const f = inf.freshness();
   t.equal(f.state, 'api-unreachable');
+  t.equal(log.records.filter((r) => r.level === 'warn' && r.msg === 'API view state changed').length, 1, 'the first failure is logged at warn, the retries not');
   t.equal(f.judgeable, false);
   t.equal(inf.values().length, 0);
   t.match(inf.stats().lastError?.code, /ECONNREFUSED|TypeError/);
@@ -118,13 +119,14 @@ t.test('API down at start: api-unreachable, then syncs when it comes up', async 
 });
 
 t.test('API lost mid-run: keeps the last view, turns unjudgeable, recovers', async (t) => {
-  const { server, inf } = await setup(t);
+  const { server, inf, log } = await setup(t);
   inf.start();
   await inf.waitForSync();
   await waitFor(() => server.openWatches === 1);
   await server.down();
   await waitFor(() => inf.freshness().state === 'api-unreachable', 3000, 'api-unreachable');
   t.equal(inf.values().length, 5, 'last view kept');
+  t.match(log.records.find((r) => r.msg === 'API view state changed'), { level: 'warn', fields: { state: 'api-unreachable', code: /ECONNREFUSED|UND_ERR/ } }, 'the loss is logged at warn, with the error');
   await waitFor(() => !inf.freshness().judgeable, 3000, 'too old to judge');
   await server.up();
   server.upsert('services', makeService(77));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decideTaint, DEFAULT_TAINT_POLICY, taintBudget, validateTaintPolicy, type TaintPolicy } from '../../../lib/kube/taint-policy.ts';
+import { decideTaint, DEFAULT_TAINT_POLICY, parseTaintPolicy, taintBudget, validateTaintPolicy, type TaintPolicy } from '../../../lib/kube/taint-policy.ts';
 import { TAINT_KEY, type DesiredCondition } from '../../../lib/kube/conditions.ts';
 
 const on: TaintPolicy = { ...DEFAULT_TAINT_POLICY, enabled: true, dryRun: false, conditionTypes: ['ServiceRulesDrift'] };
@@ -47,4 +47,21 @@ t.test('impossible settings are coded errors', async (t) => {
   t.throws(() => validateTaintPolicy({ ...on, minTaintedAllowed: -1 }), { code: 'DPS_ERR_KUBE_OPTIONS' });
   t.throws(() => validateTaintPolicy({ ...on, effect: 'Evict' as never }), { code: 'DPS_ERR_KUBE_OPTIONS' });
   t.equal(validateTaintPolicy(on), on);
+});
+
+t.test('the config file section: missing means the defaults, given fields override them', async (t) => {
+  t.same(parseTaintPolicy(undefined), DEFAULT_TAINT_POLICY);
+  t.same(parseTaintPolicy(null), DEFAULT_TAINT_POLICY);
+  t.same(parseTaintPolicy({ enabled: true, dryRun: false, conditionTypes: ['ServiceRulesDrift'] }), on);
+  t.same(parseTaintPolicy({ effect: 'NoExecute', maxTaintedShare: 0.2, minTaintedAllowed: 2 }), { ...DEFAULT_TAINT_POLICY, effect: 'NoExecute', maxTaintedShare: 0.2, minTaintedAllowed: 2 });
+  t.not(parseTaintPolicy({}).conditionTypes, DEFAULT_TAINT_POLICY.conditionTypes, 'a new policy, never the shared default');
+});
+
+t.test('the config file section: every bad field is named in one coded error', async (t) => {
+  t.throws(() => parseTaintPolicy([], 'c.yaml: taints'), { code: 'DPS_ERR_KUBE_OPTIONS', message: /`c.yaml: taints` to be a mapping, got a list/ });
+  t.throws(() => parseTaintPolicy('on'), { message: /got string/ });
+  const bad = { enabled: 'yes', dryRun: 1, maxTaintedShare: '10%', minTaintedAllowed: null, conditionTypes: ['Ready'], enable: true };
+  t.throws(() => parseTaintPolicy(bad), { code: 'DPS_ERR_KUBE_OPTIONS', message: /`enable` is not a taint option.*enabled: expected true or false.*dryRun: expected true or false.*maxTaintedShare: expected a number.*minTaintedAllowed: expected a number.*conditionTypes: expected a list/ });
+  t.throws(() => parseTaintPolicy({ conditionTypes: 'ServiceRulesDrift' }), { message: /conditionTypes/ });
+  t.throws(() => parseTaintPolicy({ maxTaintedShare: 2 }), { code: 'DPS_ERR_KUBE_OPTIONS', message: /between 0 and 1/ });
 });

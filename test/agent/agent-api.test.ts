@@ -1,0 +1,253 @@
+// The wired agent in API mode, end to end: the real agent (informers over the real
+// @kubernetes/client-node, the node reporter, the HTTP server) against the in-test API server that
+// speaks the wire protocol, with the node's rules from --rules-file. Asserted over real HTTP on
+// 127.0.0.1 and by the content of what the agent wrote to the API (Node status patches, Node
+// JSON patches, Events). Scans every 100 ms; grace and persistence are short.
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { createAgent } from '../../agent/agent.ts';
+import { loadConfig } from '../../agent/config.ts';
+import { systemExec } from '../../agent/exec.ts';
+import { TAINT_KEY } from '../../lib/kube/conditions.ts';
+import { systemClock } from '../../lib/kube/deps.ts';
+import { agentHttp, checkOf } from '../helpers/agent-http.ts';
+import { demoItems, rulesFor } from '../helpers/demo-cluster.ts';
+import { FakeApiServer } from '../helpers/fake-apiserver.ts';
+import { makeNode } from '../helpers/kube-objects.ts';
+import { memoryLogger, waitFor } from '../helpers/kube-testing.ts';
+
+type Obj = Record<string, any>;
+const NODE = 'demo-node';
+const TOKEN = 'service-account-token';
+
+// The demo cluster with one endpoint of shop/web (10.244.2.12, on node-b) gone from its slice.
+function withoutWebEndpoint(items: Obj[]): Obj[] {
+  return items.map((o) => o.kind === 'EndpointSlice' && o.metadata.name === 'web-x7k2p'
+    ? { ...o, endpoints: o.endpoints.filter((e: Obj) => e.addresses[0] !== '10.244.2.12') }
+    : o);
+}
+const ofKind = (items: Obj[], kind: string): Obj[] => structuredClone(items.filter((o) => o.kind === kind));
+// The demo Node as the API server returns it: a spec, and kubelet's Ready condition.
+const asServed = (node: Obj): Obj => ({
+  ...node,
+  spec: { podCIDR: '10.244.1.0/24' },
+  status: { ...node.status, conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: '2025-01-01T00:00:00Z', lastTransitionTime: '2025-01-01T00:00:00Z' }] },
+});
+
+interface StartOptions {
+  /** The API's objects (default the demo cluster). */
+  api?: Obj[];
+  /** The node's rules (default: what kube-proxy writes for the API's objects). */
+  rules?: string;
+  /** Other Nodes the API serves. */
+  otherNodes?: Obj[];
+  /** The --config file's content. */
+  config?: string;
+  /** The API server is down when the agent starts. */
+  down?: boolean;
+}
+
+async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: StartOptions = {}) {
+  const items = o.api ?? demoItems();
+  const server = await FakeApiServer.start({ token: TOKEN, bookmarkIntervalMs: 200 });
+  server.load('services', ofKind(items, 'Service'));
+  server.load('endpointslices', ofKind(items, 'EndpointSlice'));
+  server.load('nodes', [...ofKind(items, 'Node').map(asServed), ...(o.otherNodes ?? [])]);
+  if (o.down) await server.down();
+  const dir = mkdtempSync(join(tmpdir(), 'dps-agent-api-'));
+  // The pod's service-account token (the agent's credentials); the host kubeconfig gives only the
+  // server address (plain HTTP here, hence insecure-skip-tls-verify).
+  writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+  writeFileSync(join(dir, 'kubeconfig'), JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'host',
+    clusters: [{ name: 'host', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
+    contexts: [{ name: 'host', context: { cluster: 'host', user: 'kube-proxy' } }],
+    users: [{ name: 'kube-proxy', user: {} }],
+  }));
+  writeFileSync(join(dir, 'node.rules'), o.rules ?? rulesFor(items));
+  writeFileSync(join(dir, 'config.yaml'), o.config ?? '');
+  const argv = ['--node', NODE, '--listen', '127.0.0.1:0', '--kubeconfig', join(dir, 'kubeconfig'), '--rules-file', join(dir, 'node.rules'),
+    '--config', join(dir, 'config.yaml'), '--interval', '100ms', '--jitter', '0', '--grace', '200ms', '--persist-scans', '2', '--api-max-view-age', '1s',
+    '--no-follow-logs', '--no-kube-proxy-probe'];
+  const { config } = loadConfig({ argv, env: {}, readFile: (p) => readFileSync(p, 'utf8') });
+  const log = memoryLogger();
+  const stop = new AbortController();
+  const agent = await createAgent({
+    config: config!, log, clock: systemClock, exec: systemExec, registry: new Registry(), signal: stop.signal, version: 'test',
+    serviceAccountDir: dir, random: () => 0,
+  });
+  const url = await agent.listen();
+  t.teardown(async () => {
+    stop.abort();
+    await agent.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const setRules = (forItems: Obj[]): void => writeFileSync(join(dir, 'node.rules'), rulesFor(forItems));
+  return { agent, url, server, log, setRules, ...agentHttp(url) };
+}
+
+// Our condition of one type in a status patch body, if the patch carries it.
+const conditionIn = (body: Obj, type: string): Obj | undefined => body?.status?.conditions?.find((c: Obj) => c.type === type);
+// Every ServiceRulesDrift the agent patched onto the Node's status, in order.
+const driftPatches = (server: FakeApiServer): Obj[] =>
+  server.patches.filter((p) => p.path === `/api/v1/nodes/${NODE}/status`).map((p) => conditionIn(p.body, 'ServiceRulesDrift')).filter((c) => c !== undefined);
+// JSON patches of the Node itself (spec: taints).
+const nodePatches = (server: FakeApiServer) => server.patches.filter((p) => p.path === `/api/v1/nodes/${NODE}`);
+const eventsWith = (server: FakeApiServer, reason: string): Obj[] => server.events.filter((e) => e.reason === reason);
+
+t.test('API reachable and rules matching: ready, healthy with the api check ok, ServiceRulesDrift=False on the Node, freshness in /metrics', async (t) => {
+  const a = await start(t);
+  const h = await a.until((x) => x.body.status === 'healthy', 'healthy');
+  t.equal(h.code, 200);
+  t.match(checkOf(h, 'api'), { status: 'healthy', reason: 'ViewFresh' });
+  t.match(checkOf(h, 'rules'), { status: 'healthy', reason: 'RulesInSync' });
+  t.equal((await fetch(`${a.url}/readyz`)).status, 200);
+
+  const written = await waitFor(() => driftPatches(a.server)[0], 5000, 'the first condition patch');
+  t.match(written, { status: 'False', reason: 'RulesInSync', message: /match/ });
+  t.ok(Date.parse(written!.lastTransitionTime) > 0 && Date.parse(written!.lastHeartbeatTime) > 0, 'with RFC 3339 times');
+  const onNode = a.server.get('nodes', undefined, NODE)!.status.conditions;
+  t.match(onNode.find((c: Obj) => c.type === 'ServiceRulesDrift'), { status: 'False', reason: 'RulesInSync' }, 'the Node carries it');
+  t.ok(onNode.some((c: Obj) => c.type === 'Ready'), "kubelet's conditions are untouched");
+  t.same(a.server.events, [], 'a first False is not news: no event');
+  t.ok(a.server.requests.every((r) => r.authorization === `Bearer ${TOKEN}`), "every request carries the service account's token");
+
+  const metrics = await a.metrics();
+  t.match(metrics, /dataplane_sentinel_api_up 1/);
+  t.match(metrics, /dataplane_sentinel_api_objects\{resource="services"\} 5/);
+  t.match(metrics, /dataplane_sentinel_api_objects\{resource="endpointslices"\} 4/);
+  t.match(metrics, /dataplane_sentinel_api_objects\{resource="node"\} 1/);
+  for (const resource of ['services', 'endpointslices', 'node']) {
+    const at = Number(new RegExp(`dataplane_sentinel_api_last_contact_timestamp_seconds\\{resource="${resource}"\\} (\\S+)`).exec(metrics)?.[1]);
+    t.ok(Math.abs(Date.now() / 1000 - at) < 30, `${resource}: last contact is recent (${at})`);
+  }
+});
+
+t.test('an endpoint removed in the API while the rules still DNAT to it: unhealthy, ServiceRulesDrift=True with an event; fixed rules recover', async (t) => {
+  const a = await start(t);
+  await a.until((x) => x.body.status === 'healthy', 'healthy');
+  await waitFor(() => driftPatches(a.server).length > 0, 5000, 'the first condition patch');
+  const changed = withoutWebEndpoint(demoItems());
+  a.server.upsert('endpointslices', ofKind(changed, 'EndpointSlice').find((s) => s.metadata.name === 'web-x7k2p')!);
+
+  const h = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy after grace and persistence');
+  t.equal(h.code, 503);
+  t.match(checkOf(h, 'rules'), { status: 'unhealthy', reason: 'RulesOutOfSync', message: /stale-endpoint shop\/web/ });
+  t.match(checkOf(h, 'api'), { status: 'healthy' }, 'the API view itself is fine');
+  t.ok(h.body.findings?.some((f) => f.kind === 'stale-endpoint' && f.service === 'shop/web' && f.endpoint?.startsWith('10.244.2.12')), 'the finding is named');
+
+  const drift = await waitFor(() => driftPatches(a.server).find((c) => c.status === 'True'), 5000, 'ServiceRulesDrift=True patched');
+  t.match(drift, { reason: /^[A-Z][A-Za-z0-9]*$/, message: /stale-endpoint shop\/web/ });
+  t.equal(drift!.reason, 'RulesOutOfSync');
+  const warning = await waitFor(() => eventsWith(a.server, 'RulesOutOfSync')[0], 5000, 'a Warning event');
+  t.match(warning, { type: 'Warning', involvedObject: { kind: 'Node', name: NODE }, source: { component: 'dataplane-sentinel' }, message: /ServiceRulesDrift is True/ });
+
+  a.setRules(changed); // kube-proxy catches up
+  const back = await a.until((x) => x.body.status === 'healthy', 'healthy again');
+  t.equal(back.code, 200);
+  const afterDrift = (): Obj[] => driftPatches(a.server).slice(driftPatches(a.server).findIndex((c) => c.status === 'True') + 1);
+  const cleared = await waitFor(() => afterDrift().find((c) => c.status === 'False'), 5000, 'ServiceRulesDrift=False again');
+  t.equal(cleared!.reason, 'RulesInSync');
+  t.match(await waitFor(() => eventsWith(a.server, 'RulesInSync')[0], 5000, 'a Normal event'), { type: 'Normal', message: /ServiceRulesDrift is False/ });
+  t.equal(eventsWith(a.server, 'RulesOutOfSync').length, 1, 'one event per transition');
+});
+
+t.test('API down at start: /health is unknown (503), never healthy, while /livez stays 200', async (t) => {
+  const a = await start(t, { down: true });
+  // Watched for 1.5 s (about 15 scans): every answer is recorded.
+  const seen = new Set<string>();
+  for (let deadline = Date.now() + 1500; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    const h = await a.health();
+    seen.add(`/health ${h.code} ${h.body.status}, /livez ${(await fetch(`${a.url}/livez`)).status}`);
+  }
+  t.same([...seen], ['/health 503 unknown, /livez 200'], 'never healthy, always live');
+  const h = await a.until((x) => checkOf(x, 'api')?.reason === 'APIUnreachable', 'the api check says unreachable');
+  t.equal(h.code, 503);
+  t.equal(h.body.status, 'unknown');
+  t.equal((await fetch(`${a.url}/readyz`)).status, 503, 'not ready before the first sync');
+  t.match(await a.metrics(), /dataplane_sentinel_api_up 0/);
+  t.same(a.server.patches, [], 'nothing written to the Node');
+});
+
+// Two ways to lose the API mid-run: the server goes away, or its watches go silent (no events, no bookmarks).
+for (const [how, lose, reason] of [
+  ['the server stops answering', (s: FakeApiServer) => s.down(), 'APIUnreachable'],
+  ['the watches stall silently', (s: FakeApiServer) => s.stallWatches(true), 'APIViewStale'],
+] as const) {
+  t.test(`API lost mid-run (${how}): after --api-max-view-age, unknown with ${reason}, never drift, no condition True`, async (t) => {
+    const a = await start(t);
+    await a.until((x) => x.body.status === 'healthy', 'healthy');
+    await waitFor(() => driftPatches(a.server).length > 0, 5000, 'the first condition patch');
+    await lose(a.server);
+    const h = await a.until((x) => checkOf(x, 'api')?.reason === reason, `the api check says ${reason}`);
+    const metrics = await a.metrics();
+    // The view is as old as its oldest resource: that one passed the limit.
+    const oldestContact = Math.min(...[...metrics.matchAll(/dataplane_sentinel_api_last_contact_timestamp_seconds\{resource="\w+"\} (\S+)/g)].map((m) => Number(m[1]) * 1000));
+    t.ok(Date.now() - oldestContact >= 1000, `not before the limit: oldest contact ${Date.now() - oldestContact} ms ago`);
+    t.equal(h.code, 503);
+    t.equal(h.body.status, 'unknown');
+    t.match(checkOf(h, 'rules'), { status: 'unknown', reason }, 'the rules are not judged on a lost view');
+    t.notOk(h.body.checks.some((c) => c.status === 'unhealthy'), 'nothing is called unhealthy');
+    t.equal((await fetch(`${a.url}/livez`)).status, 200);
+    t.match(metrics, /dataplane_sentinel_api_up 0/);
+    t.notOk(driftPatches(a.server).some((c) => c.status === 'True'), 'ServiceRulesDrift never True');
+    t.same(eventsWith(a.server, 'RulesOutOfSync'), []);
+  });
+}
+
+t.test('a stalled watch while the API still takes writes: ServiceRulesDrift=Unknown on the Node, with the reason', async (t) => {
+  const a = await start(t);
+  await a.until((x) => x.body.status === 'healthy', 'healthy');
+  a.server.stallWatches(true);
+  const unknown = await waitFor(() => driftPatches(a.server).find((c) => c.status === 'Unknown'), 5000, 'ServiceRulesDrift=Unknown patched');
+  t.equal(unknown!.reason, 'APIViewStale');
+  t.match(await waitFor(() => eventsWith(a.server, 'APIViewStale')[0], 5000, 'a Normal event'), { type: 'Normal', message: /ServiceRulesDrift is Unknown/ });
+  t.notOk(driftPatches(a.server).some((c) => c.status === 'True'), 'never True');
+});
+
+const taints = (o: { dryRun: boolean; maxTaintedShare?: number }) =>
+  `taints:\n  enabled: true\n  dryRun: ${o.dryRun}\n  conditionTypes: [ServiceRulesDrift]\n  maxTaintedShare: ${o.maxTaintedShare ?? 0.1}\n  minTaintedAllowed: 1\n`;
+// The API without the web endpoint, the rules still sending traffic to it: drift from the start.
+const drifting = (): StartOptions => ({ api: withoutWebEndpoint(demoItems()), rules: rulesFor(demoItems()) });
+
+t.test('taints enabled for ServiceRulesDrift: a drifting node gets the NoSchedule taint, removed when it recovers', async (t) => {
+  const a = await start(t, { ...drifting(), config: taints({ dryRun: false }) });
+  await a.until((x) => x.body.status === 'unhealthy', 'unhealthy');
+  const added = await waitFor(() => nodePatches(a.server)[0], 5000, 'a taint patch');
+  t.equal(added!.contentType, 'application/json-patch+json');
+  t.match(added!.body, [{ op: 'test', path: '/metadata/resourceVersion' }, { op: 'add', path: '/spec/taints', value: [{ key: TAINT_KEY, value: 'ServiceRulesDrift', effect: 'NoSchedule' }] }]);
+  t.match(a.server.get('nodes', undefined, NODE)!.spec.taints, [{ key: TAINT_KEY, value: 'ServiceRulesDrift', effect: 'NoSchedule' }], 'the Node carries it');
+  t.match(await waitFor(() => eventsWith(a.server, 'DataplaneTaintAdded')[0], 5000, 'DataplaneTaintAdded'), { type: 'Warning' });
+
+  a.setRules(withoutWebEndpoint(demoItems()));
+  await a.until((x) => x.body.status === 'healthy', 'healthy again');
+  await waitFor(() => (a.server.get('nodes', undefined, NODE)!.spec.taints ?? []).length === 0, 5000, 'the taint removed');
+  t.match(nodePatches(a.server).at(-1)?.body, [{ op: 'test' }, { op: 'test', path: '/spec/taints/0/key', value: TAINT_KEY }, { op: 'remove', path: '/spec/taints/0' }]);
+  t.match(await waitFor(() => eventsWith(a.server, 'DataplaneTaintRemoved')[0], 5000, 'DataplaneTaintRemoved'), { type: 'Normal' });
+});
+
+t.test('taints in dry run: the taint is only logged and announced, never written', async (t) => {
+  const a = await start(t, { ...drifting(), config: taints({ dryRun: true }) });
+  await a.until((x) => x.body.status === 'unhealthy', 'unhealthy');
+  const event = await waitFor(() => eventsWith(a.server, 'DataplaneTaintDryRun')[0], 5000, 'DataplaneTaintDryRun');
+  t.match(event, { type: 'Warning', message: new RegExp(`would add taint ${TAINT_KEY}=ServiceRulesDrift:NoSchedule`) });
+  t.ok(a.log.records.some((r) => r.msg === 'node taint not changed' && r.fields.dryRun === true), 'logged as a dry run');
+  t.ok(driftPatches(a.server).some((c) => c.status === 'True'), 'the condition is still written');
+  t.same(nodePatches(a.server), [], 'the Node spec is never patched');
+  t.notOk(a.server.get('nodes', undefined, NODE)!.spec?.taints);
+});
+
+t.test('taints with more than the allowed share of nodes already tainted: not tainted, the refusal announced', async (t) => {
+  const tainted = [{ key: TAINT_KEY, value: 'ServiceRulesDrift', effect: 'NoSchedule' }];
+  const others = Array.from({ length: 9 }, (_, i) => makeNode(`node-${i}`, i < 3 ? { taints: tainted } : {}));
+  const a = await start(t, { ...drifting(), otherNodes: others, config: taints({ dryRun: false }) });
+  await a.until((x) => x.body.status === 'unhealthy', 'unhealthy');
+  const event = await waitFor(() => eventsWith(a.server, 'DataplaneTaintSkipped')[0], 5000, 'DataplaneTaintSkipped');
+  t.match(event, { type: 'Warning', message: /3 of 10 nodes already carry .* \(limit 1\)/ });
+  t.same(nodePatches(a.server), [], 'the Node spec is never patched');
+  t.notOk(a.server.get('nodes', undefined, NODE)!.spec?.taints);
+});

@@ -1,0 +1,51 @@
+/** Reads a running agent over real HTTP: /health as code and body, /metrics as text, and polling. */
+
+/** One check as /health lists it. */
+export interface HealthCheck {
+  name: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+/** /health's reply (findings only with `?verbose`). */
+export interface HealthReply {
+  code: number;
+  body: { status: string; checks: HealthCheck[]; reasons: string[]; findings?: { kind: string; service: string | null; endpoint: string | null }[] };
+}
+
+/** Polls an async condition every 20 ms until it holds (true) or `ms` pass (false). */
+export async function eventually(cond: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+/** The agent listening at `url`. */
+export function agentHttp(url: string) {
+  const health = async (query = ''): Promise<HealthReply> => {
+    const r = await fetch(`${url}/health${query}`);
+    return { code: r.status, body: (await r.json()) as HealthReply['body'] };
+  };
+  const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
+  // Polls /health until `want` holds; throws with the last reply after `ms`.
+  const until = async (want: (h: HealthReply) => boolean, what: string, ms = 10_000): Promise<HealthReply> => {
+    let last = await health('?verbose');
+    const deadline = Date.now() + ms;
+    while (!want(last)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+      await new Promise((r) => setTimeout(r, 50));
+      last = await health('?verbose');
+    }
+    return last;
+  };
+  return { health, metrics, until };
+}
+
+/** The named check of a /health reply. */
+export function checkOf(h: HealthReply, name: string): HealthCheck | undefined {
+  return h.body.checks.find((c) => c.name === name);
+}
