@@ -68,6 +68,20 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
     const t = s.target;
     return t instanceof EndpointChain && !t.removed ? viewOf(t) : sepView(s.sep);
   };
+  const evenInOrder = (spreads: readonly Spread[], sets: readonly (readonly ExpectedEndpoint[])[]): readonly ExpectedEndpoint[] | undefined => {
+    next: for (const set of sets) {
+      const n = set.length;
+      if (n === 0 || n !== spreads.length) continue;
+      const fair = 1 / n;
+      const tolerance = Math.max(PROBABILITY_TOLERANCE * fair, 1e-9);
+      for (let k = 0; k < n; k++) {
+        const s = spreads[k] as Spread;
+        if (Math.abs(s.share - fair) > tolerance || spreadView(s).dnat !== (set[k] as ExpectedEndpoint).id) continue next;
+      }
+      return set;
+    }
+    return undefined;
+  };
   const take = (map: Map<string, RuleFacts[]>, key: string): RuleFacts[] => {
     const rules = map.get(key);
     if (rules === undefined) return [];
@@ -96,6 +110,34 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
       const view = svcView(chain);
       if (!view.exists) {
         report('missing-service', `${entry} jumps to ${chain}, which does not exist`, { chain: `nat/${chain}` });
+        return;
+      }
+      const checkEndpointChain = (e: ExpectedEndpoint, sepName: string, sep: EndpointChainView): void => {
+        if (!sep.masq) report('missing-masquerade', `${sepName} has no "-s ${e.ip} -j KUBE-MARK-MASQ" rule: a pod calling its own service is not masqueraded`, { endpoint: e.id, chain: `nat/${sepName}` });
+        if (sp.affinitySeconds !== undefined) {
+          const seconds = view.affinity.get(sepName);
+          if (seconds === undefined || !sep.recentSet) {
+            report('affinity-mismatch', `ClientIP affinity for ${e.id} is missing (${seconds === undefined ? `no "recent --rcheck" rule in ${chain}` : `no "recent --set" in ${sepName}`})`, { endpoint: e.id, chain: `nat/${seconds === undefined ? chain : sepName}` });
+          } else if (seconds !== sp.affinitySeconds) {
+            report('affinity-mismatch', `ClientIP affinity for ${e.id} lasts ${seconds}s instead of ${sp.affinitySeconds}s`, { endpoint: e.id, chain: `nat/${chain}` });
+          }
+        }
+      };
+      const checkNoAffinity = (): void => {
+        if (sp.affinitySeconds === undefined && view.affinity.size > 0) {
+          report('affinity-mismatch', `${chain} has ClientIP affinity rules, but the service has none`, { chain: `nat/${chain}` });
+        }
+      };
+      // The common case, without building anything: the cascade sends an even share to exactly
+      // the expected endpoints, in kube-proxy's order (sorted as the expected model is).
+      const inOrder = evenInOrder(view.spreads, sets);
+      if (inOrder !== undefined) {
+        stats.expectedEndpoints += inOrder.length;
+        for (let k = 0; k < inOrder.length; k++) {
+          const s = view.spreads[k] as Spread;
+          checkEndpointChain(inOrder[k] as ExpectedEndpoint, s.sep, spreadView(s));
+        }
+        checkNoAffinity();
         return;
       }
       // Actual destinations: endpoint id → share and the chains that lead there.
@@ -148,23 +190,9 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
       for (const e of want) {
         const a = actual.get(e.id);
         if (a === undefined) continue;
-        for (let k = 0; k < a.seps.length; k++) {
-          const sepName = a.seps[k] as string;
-          const sep = a.views[k] as EndpointChainView;
-          if (!sep.masq) report('missing-masquerade', `${sepName} has no "-s ${e.ip} -j KUBE-MARK-MASQ" rule: a pod calling its own service is not masqueraded`, { endpoint: e.id, chain: `nat/${sepName}` });
-          if (sp.affinitySeconds !== undefined) {
-            const seconds = view.affinity.get(sepName);
-            if (seconds === undefined || !sep.recentSet) {
-              report('affinity-mismatch', `ClientIP affinity for ${e.id} is missing (${seconds === undefined ? `no "recent --rcheck" rule in ${chain}` : `no "recent --set" in ${sepName}`})`, { endpoint: e.id, chain: `nat/${seconds === undefined ? chain : sepName}` });
-            } else if (seconds !== sp.affinitySeconds) {
-              report('affinity-mismatch', `ClientIP affinity for ${e.id} lasts ${seconds}s instead of ${sp.affinitySeconds}s`, { endpoint: e.id, chain: `nat/${chain}` });
-            }
-          }
-        }
+        for (let k = 0; k < a.seps.length; k++) checkEndpointChain(e, a.seps[k] as string, a.views[k] as EndpointChainView);
       }
-      if (sp.affinitySeconds === undefined && view.affinity.size > 0) {
-        report('affinity-mismatch', `${chain} has ClientIP affinity rules, but the service has none`, { chain: `nat/${chain}` });
-      }
+      checkNoAffinity();
     };
 
     // A filter-table REJECT/DROP for a target that must (not) be blocked.

@@ -19,27 +19,39 @@ export interface ExpectedEndpoint {
   readonly chain: string;
 }
 
+/** What an endpoint's chain name is hashed from, shared by the endpoints of one service port. */
+interface ChainContext {
+  readonly servicePort: string;
+  readonly protocol: string;
+}
+
 /** An endpoint whose chain name is hashed only when asked for. */
 class LazyEndpoint implements ExpectedEndpoint {
   readonly id: string;
   readonly ip: string;
   readonly port: number;
-  readonly local: boolean;
-  readonly #servicePort: string;
-  readonly #protocol: string;
+  local = false;
+  readonly source: EndpointInput;
+  #context: ChainContext | undefined;
   #chain: string | undefined;
 
-  constructor(id: string, ip: string, port: number, local: boolean, servicePort: string, protocol: string) {
+  constructor(id: string, ip: string, port: number, source: EndpointInput) {
     this.id = id;
     this.ip = ip;
     this.port = port;
-    this.local = local;
-    this.#servicePort = servicePort;
-    this.#protocol = protocol;
+    this.source = source;
+  }
+
+  /** Binds the endpoint to its service port (once the port is known to use it). */
+  bind(context: ChainContext, node: string): this {
+    this.#context = context;
+    this.local = this.source.nodeName !== undefined && this.source.nodeName === node;
+    return this;
   }
 
   get chain(): string {
-    this.#chain ??= endpointChainName(this.#servicePort, this.#protocol, this.id);
+    const c = this.#context as ChainContext;
+    this.#chain ??= endpointChainName(c.servicePort, c.protocol, this.id);
     return this.#chain;
   }
 }
@@ -99,22 +111,21 @@ export interface ExpectedOptions {
 export function expectedServicePorts(view: ClusterView, options: ExpectedOptions): ExpectedServicePort[] {
   const { family, node } = options;
   const addressType = family === 4 ? 'IPv4' : 'IPv6';
-  // Endpoints by service and (port name, protocol), merged across slices as kube-proxy does.
-  const byService = new Map<string, Map<string, Map<string, { ep: EndpointInput; port: number }>>>();
+  // Endpoint candidates by service and port (name and protocol), in slice order; merged and
+  // deduplicated per service port below, as kube-proxy merges slices.
+  const byService = new Map<string, Map<string, LazyEndpoint[]>>();
   for (const slice of view.slices) {
     if (slice.addressType !== addressType) continue;
     const svcKey = `${slice.namespace}/${slice.service}`;
     let ports = byService.get(svcKey);
     if (ports === undefined) byService.set(svcKey, ports = new Map());
     for (const p of slice.ports) {
-      const portKey = `${p.name}/${p.protocol}`;
+      const portKey = p.protocol + p.name;
       let eps = ports.get(portKey);
-      if (eps === undefined) ports.set(portKey, eps = new Map());
+      if (eps === undefined) ports.set(portKey, eps = []);
+      const suffix = `:${p.port}`;
       for (const ep of slice.endpoints) {
-        const id = family === 4 ? `${ep.ip}:${p.port}` : `[${ep.ip}]:${p.port}`;
-        const prev = eps.get(id);
-        // A duplicate: a non-terminating entry replaces an earlier one, a terminating one does not.
-        if (prev === undefined || !ep.terminating) eps.set(id, { ep, port: p.port });
+        eps.push(new LazyEndpoint(family === 4 ? ep.ip + suffix : `[${ep.ip}]${suffix}`, ep.ip, p.port, ep));
       }
     }
   }
@@ -124,16 +135,35 @@ export function expectedServicePorts(view: ClusterView, options: ExpectedOptions
     if (clusterIP === undefined) continue;
     const ports = byService.get(`${svc.namespace}/${svc.name}`);
     for (const port of svc.ports) {
-      const eps = ports?.get(`${port.name}/${port.protocol}`);
-      out.push(servicePort(svc, port, clusterIP, eps === undefined ? [] : [...eps.entries()], family, node));
+      const eps = ports?.get(port.protocol + port.name);
+      out.push(servicePort(svc, port, clusterIP, eps === undefined ? [] : merge(eps), family, node));
     }
   }
   return out;
 }
 
+// Sorted by id as kube-proxy sorts endpoints (lexicographically), one per id: of duplicates (the
+// same address in two slices), the last non-terminating one, else the first.
+function merge(eps: LazyEndpoint[]): LazyEndpoint[] {
+  eps.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // stable: slice order among equals
+  let out = 0;
+  for (let i = 0; i < eps.length;) {
+    let j = i + 1;
+    let pick = eps[i] as LazyEndpoint;
+    while (j < eps.length && (eps[j] as LazyEndpoint).id === pick.id) {
+      if (!(eps[j] as LazyEndpoint).source.terminating) pick = eps[j] as LazyEndpoint;
+      j++;
+    }
+    eps[out++] = pick;
+    i = j;
+  }
+  eps.length = out;
+  return eps;
+}
+
 function servicePort(
   svc: ServiceInput, port: ServiceInput['ports'][number], clusterIP: string,
-  entries: [string, { ep: EndpointInput; port: number }][], family: 4 | 6, node: NodeInput,
+  endpoints: LazyEndpoint[], family: 4 | 6, node: NodeInput,
 ): ExpectedServicePort {
   const service = `${svc.namespace}/${svc.name}`;
   const name = port.name === '' ? service : `${service}:${port.name}`;
@@ -150,11 +180,8 @@ function servicePort(
   const usesCluster = !internalLocal || externallyAccessible;
   const usesLocal = internalLocal || (externalLocal && externallyAccessible);
 
-  // endpoints sorted by their string, as kube-proxy sorts them (lexicographically)
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const all = entries.map(([id, { ep, port: epPort }]) => ({
-    ep, expected: new LazyEndpoint(id, ep.ip, epPort, ep.nodeName !== undefined && ep.nodeName === node.name, name, proto) as ExpectedEndpoint,
-  }));
+  const context: ChainContext = { servicePort: name, protocol: proto };
+  const all = endpoints.map((e) => ({ ep: e.source, expected: e.bind(context, node.name) as ExpectedEndpoint }));
   const ready = all.filter((e) => e.ep.ready);
   const servingTerminating = all.filter((e) => e.ep.serving && e.ep.terminating);
 
