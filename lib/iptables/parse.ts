@@ -72,6 +72,12 @@ export class DumpParser {
   #section: Section = newSection();
   #table: Table | undefined;
   #lastChain: ParsedChain | undefined;
+  // The current table's chains in declaration order, and where the last rule's chain is in it:
+  // iptables-save prints rules chain by chain in that order, so the next chain is found by
+  // comparing a few names instead of hashing one (112k chains at 10k services).
+  #order: ParsedChain[] = [];
+  #cursor = -1;
+  #ordered = true;
   #lineNo = 0;
   #carry: Buffer | undefined;
 
@@ -179,6 +185,8 @@ export class DumpParser {
     let section = this.#section;
     let table = this.#table;
     let lastChain = this.#lastChain;
+    let cursor = this.#cursor;
+    const order = this.#order;
     const nextQuote = { dq: 0, sq: 0 };
     let lineNo = this.#lineNo;
     let pos = 0;
@@ -190,6 +198,7 @@ export class DumpParser {
       this.#section = section;
       this.#table = table;
       this.#lastChain = lastChain;
+      this.#cursor = cursor;
       this.#lineNo = lineNo;
     };
     try {
@@ -207,10 +216,20 @@ export class DumpParser {
           // the previous one, found without slicing its name.
           let chain = lastChain;
           if (chain === undefined || !text.startsWith(chain.name, pos + 3) || text.charCodeAt(pos + 3 + chain.name.length) !== 32) {
-            const nameEnd = text.indexOf(' ', pos + 3);
-            const name = text.slice(pos + 3, nameEnd === -1 || nameEnd > lineEnd ? lineEnd : nameEnd);
-            chain = table.chains.get(name) as ParsedChain | undefined;
-            if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${name}" which is not declared in table "${table.name}"`);
+            chain = undefined;
+            if (this.#ordered) {
+              for (let k = cursor + 1, stop = Math.min(order.length, cursor + 9); k < stop; k++) {
+                const c = order[k] as ParsedChain;
+                if (text.startsWith(c.name, pos + 3) && text.charCodeAt(pos + 3 + c.name.length) === 32) { chain = c; cursor = k; break; }
+              }
+            }
+            if (chain === undefined) {
+              const nameEnd = text.indexOf(' ', pos + 3);
+              const name = text.slice(pos + 3, nameEnd === -1 || nameEnd > lineEnd ? lineEnd : nameEnd);
+              chain = table.chains.get(name) as ParsedChain | undefined;
+              if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${name}" which is not declared in table "${table.name}"`);
+              for (let k = cursor + 1, stop = Math.min(order.length, cursor + 65); k < stop; k++) if (order[k] === chain) { cursor = k; break; }
+            }
             lastChain = chain;
           }
           if (!(chain as ParsedChain).append(text, pos, lineEnd, lineNo, copy)) checkQuotesAt(text, pos, lineEnd, nextQuote, fail);
@@ -255,6 +274,9 @@ export class DumpParser {
             section = newSection();
           }
           table = { name, line: lineNo, chains: new Map() };
+          order.length = 0;
+          cursor = -1;
+          this.#ordered = true;
           section.tables.set(name, table);
           continue;
         }
@@ -285,7 +307,9 @@ export class DumpParser {
           }
           const existing = t.chains.get(name) as ParsedChain | undefined;
           if (existing === undefined) {
-            t.chains.set(name, this.#newChain(t, name, policy === '-' ? undefined : policy, counters, lineNo));
+            const chain = this.#newChain(t, name, policy === '-' ? undefined : policy, counters, lineNo);
+            t.chains.set(name, chain);
+            order.push(chain);
           } else {
             existing.flush(); // restore input re-declares a chain to flush it
           }
@@ -307,6 +331,7 @@ export class DumpParser {
           // restore input (kube-proxy's partial syncs) deletes stale chains this way
           const name = line.slice(3).trim();
           (t.chains.get(name) as ParsedChain | undefined)?.remove?.();
+          this.#ordered = false; // a deleted chain may still be in the order
           t.chains.delete(name);
           continue;
         }

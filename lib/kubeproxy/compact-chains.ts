@@ -5,7 +5,7 @@
  * kube-proxy writes is kept as the few values that matter; anything else (affinity, counters, an
  * unusual option, rules out of kube-proxy's order) turns the chain back into plain texts, so no
  * rule is ever misread. Rendered back, a compact rule is an equivalent rule without its comment.
- * Used through {@link kubeChainFactory} as the parser's chain factory.
+ * Used through {@link kubeChainFactory}, one factory per parse, as the parser's chain factory.
  */
 import { parseRuleText } from '../iptables/chain.ts';
 import type { ChainFactory, Copy, DumpInfo, ParsedChain } from '../iptables/chain.ts';
@@ -14,21 +14,78 @@ import { parseProbability } from '../iptables/values.ts';
 import { canonicalEndpoint, readEndpointChain, readServiceRules } from './chain-view.ts';
 import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
 
-/** Chain factory for the parser: compact KUBE-SEP / KUBE-SVC / KUBE-SVL chains in the nat table. */
-export const kubeChainFactory: ChainFactory = (table, name, policy, _counters, line, info, chains) => {
-  if (table !== 'nat' || policy !== undefined || name.length !== 25) return undefined;
-  if (name.startsWith('KUBE-SEP-')) return new EndpointChain(name, line, info);
-  if (name.startsWith('KUBE-SVC-') || name.startsWith('KUBE-SVL-')) return new ServiceChain(name, line, info, chains);
-  return undefined;
-};
+/** A chain factory for one parse: compact KUBE-SEP / KUBE-SVC / KUBE-SVL chains in nat tables. */
+export function kubeChainFactory(): ChainFactory {
+  let tableChains: ReadonlyMap<string, Chain> | undefined;
+  let endpoints = new EndpointIndex();
+  return (table, name, policy, _counters, line, info, chains) => {
+    if (table !== 'nat' || policy !== undefined || name.length !== 25) return undefined;
+    if (chains !== tableChains) {
+      tableChains = chains; // another dump's nat table
+      endpoints = new EndpointIndex();
+    }
+    if (name.startsWith('KUBE-SEP-')) return endpoints.add(new EndpointChain(name, line, info));
+    if (name.startsWith('KUBE-SVC-') || name.startsWith('KUBE-SVL-')) return new ServiceChain(name, line, info, endpoints);
+    return undefined;
+  };
+}
+
+/**
+ * The endpoint chains of one nat table by their name's hash, so that a jump in a service chain is
+ * resolved straight from the dump's text: no name string made, no map's string hashing.
+ */
+class EndpointIndex {
+  #slots: (EndpointChain | undefined)[] = new Array<EndpointChain | undefined>(1 << 12).fill(undefined);
+  #size = 0;
+
+  add(chain: EndpointChain): EndpointChain {
+    if ((this.#size + 1) * 2 > this.#slots.length) this.#grow();
+    this.#put(chain);
+    this.#size++;
+    return chain;
+  }
+
+  /** The chain whose 25-character name is at text[at, at + 25), if declared. */
+  find(text: string, at: number): EndpointChain | undefined {
+    const mask = this.#slots.length - 1;
+    for (let i = hashAt(text, at) & mask; ; i = (i + 1) & mask) {
+      const c = this.#slots[i];
+      if (c === undefined) return undefined;
+      if (text.startsWith(c.name, at)) return c;
+    }
+  }
+
+  #put(chain: EndpointChain): void {
+    const mask = this.#slots.length - 1;
+    let i = hashAt(chain.name, 0) & mask;
+    while (this.#slots[i] !== undefined) i = (i + 1) & mask;
+    this.#slots[i] = chain;
+  }
+
+  #grow(): void {
+    const old = this.#slots;
+    this.#slots = new Array<EndpointChain | undefined>(old.length * 4).fill(undefined);
+    for (const c of old) if (c !== undefined) this.#put(c);
+  }
+}
+
+// Hash of the 16 base32 characters after "KUBE-SEP-" (they are themselves a SHA-256 prefix).
+function hashAt(text: string, at: number): number {
+  let h = 0;
+  for (let i = at + 9; i < at + 25; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+  return h >>> 0;
+}
 
 // What scanRule found: the rule's shape and where its values are in the text.
 const NONE = 0, MASQ = 1, DNAT = 2, SPREAD = 3;
 interface Scan {
   src0: number; src1: number; proto0: number; proto1: number; prob0: number; prob1: number;
   target0: number; target1: number; dest0: number; dest1: number;
+  /** `-m recent --set --name <this chain> --mask 255.255.255.255 --rsource` (ClientIP affinity). */
+  recentSet: boolean;
 }
-const scan: Scan = { src0: 0, src1: 0, proto0: 0, proto1: 0, prob0: 0, prob1: 0, target0: 0, target1: 0, dest0: 0, dest1: 0 };
+const scan: Scan = { src0: 0, src1: 0, proto0: 0, proto1: 0, prob0: 0, prob1: 0, target0: 0, target1: 0, dest0: 0, dest1: 0, recentSet: false };
+const RECENT_MASK = ' --mask 255.255.255.255 --rsource';
 
 // End of the token at `at` (a space or the line's end); -1 when it has a quote or a backslash,
 // which only the full tokenizer reads.
@@ -47,11 +104,12 @@ function is(text: string, at: number, to: number, word: string): boolean {
 
 /**
  * Reads `-A NAME` followed only by `-s X`, `-p P`, `-m P`, `-m comment --comment C`,
- * `-m statistic --mode random --probability F` and a final `-j T` (`-j DNAT --to-destination D`).
- * Returns the shape, or NONE for anything else.
+ * `-m statistic --mode random --probability F`, kube-proxy's affinity `-m recent --set ...` and a
+ * final `-j T` (`-j DNAT --to-destination D`). Returns the shape, or NONE for anything else.
  */
 function scanRule(text: string, start: number, end: number, nameLength: number): number {
   scan.src0 = scan.proto0 = scan.prob0 = scan.target0 = scan.dest0 = -1;
+  scan.recentSet = false;
   let p = start + 4 + nameLength;
   while (p < end) {
     const q = tokenEnd(text, p, end);
@@ -87,6 +145,14 @@ function scanRule(text: string, start: number, end: number, nameLength: number):
         }
         if (c >= end || text.charCodeAt(c) !== 32) return NONE;
         p = c + 1;
+      } else if (is(text, v, w, 'recent') && !scan.recentSet) {
+        // exactly what kube-proxy writes: the set is named after this chain
+        const name = w + 14;
+        if (!text.startsWith(' --set --name ', w) || text.charCodeAt(name + nameLength) !== 32 ||
+          !sameToken(text, name, name + nameLength, start + 3, start + 3 + nameLength) || !text.startsWith(RECENT_MASK, name + nameLength)) return NONE;
+        p = name + nameLength + RECENT_MASK.length + 1;
+        if (p > end || text.charCodeAt(p - 1) !== 32) return NONE;
+        scan.recentSet = true;
       } else if (is(text, v, w, 'statistic') && scan.prob0 === -1) {
         if (!text.startsWith(' --mode random --probability ', w)) return NONE;
         scan.prob0 = w + 29;
@@ -124,11 +190,11 @@ const SAME_AS_DNAT = '(the DNAT address)/32';
 
 function shape(text: string): number {
   if (is(text, scan.target0, scan.target1, 'KUBE-MARK-MASQ')) {
-    return scan.src0 !== -1 && scan.proto0 === -1 && scan.prob0 === -1 ? MASQ : NONE;
+    return scan.src0 !== -1 && scan.proto0 === -1 && scan.prob0 === -1 && !scan.recentSet ? MASQ : NONE;
   }
   if (scan.dest0 !== -1) return scan.src0 === -1 && scan.prob0 === -1 ? DNAT : NONE;
   if (scan.target1 - scan.target0 === 25 && text.startsWith('KUBE-SEP-', scan.target0)) {
-    return scan.src0 === -1 && scan.proto0 === -1 ? SPREAD : NONE;
+    return scan.src0 === -1 && scan.proto0 === -1 && !scan.recentSet ? SPREAD : NONE;
   }
   return NONE;
 }
@@ -212,6 +278,7 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
   #dest: string | undefined;
   #dnat: string | undefined;
   #dnatLine = 0;
+  #recentSet = false;
   #fallbackView: EndpointChainView | undefined;
 
   get size(): number {
@@ -232,6 +299,7 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
         this.#proto = scan.proto0 === -1 ? undefined : protocolAt(text, scan.proto0, scan.proto1, copy);
         const dest = copy(scan.dest0, scan.dest1);
         this.#dest = dest;
+        this.#recentSet = scan.recentSet;
         this.#dnat = undefined;
         const src = this.#masqSource;
         const colon = dest.lastIndexOf(':');
@@ -248,7 +316,8 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
     if (this.fallback !== undefined) return this.fallback.texts[i] as string;
     if (i === 0 && this.#masqSource !== undefined) return `-A ${this.name} -s ${this.#source()} -j KUBE-MARK-MASQ`;
     const p = this.#proto === undefined ? '' : ` -p ${this.#proto} -m ${this.#proto}`;
-    return `-A ${this.name}${p} -j DNAT --to-destination ${this.#dest}`;
+    const recent = this.#recentSet ? ` -m recent --set --name ${this.name}${RECENT_MASK}` : '';
+    return `-A ${this.name}${p}${recent} -j DNAT --to-destination ${this.#dest}`;
   }
 
   #source(): string | undefined {
@@ -286,7 +355,7 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
   }
 
   get recentSet(): boolean {
-    return false;
+    return this.#recentSet;
   }
 
   remove(): void {
@@ -295,13 +364,14 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
 
   protected clear(): void {
     this.#masqSource = this.#proto = this.#dest = this.#dnat = undefined;
+    this.#recentSet = false;
     this.#fallbackView = undefined;
   }
 }
 
 /** KUBE-SVC/KUBE-SVL-<hash>: other rules first (masquerade, affinity) as texts, then the cascade. */
 export class ServiceChain extends CompactChain {
-  readonly #chains: ReadonlyMap<string, Chain>;
+  readonly #endpoints: EndpointIndex;
   #texts: string[] = [];
   #lines: number[] = [];
   #targets: string[] = [];
@@ -312,9 +382,9 @@ export class ServiceChain extends CompactChain {
   #spreadLines: number[] = [];
   #view: ServiceChainView | undefined;
 
-  constructor(name: string, line: number, info: DumpInfo, chains: ReadonlyMap<string, Chain>) {
+  constructor(name: string, line: number, info: DumpInfo, endpoints: EndpointIndex) {
     super(name, line, info);
-    this.#chains = chains;
+    this.#endpoints = endpoints;
   }
 
   get size(): number {
@@ -328,8 +398,8 @@ export class ServiceChain extends CompactChain {
         : scan.prob0 === -1 ? 1 : parseProbability(text.slice(scan.prob0, scan.prob1));
       if (prob !== undefined) {
         // the target's name string is the chain's own when it is declared: no copy, no lookup later
-        const ref = this.#chains.get(text.slice(scan.target0, scan.target1));
-        if (ref instanceof EndpointChain) {
+        const ref = this.#endpoints.find(text, scan.target0);
+        if (ref !== undefined) {
           this.#targets.push(ref.name);
           this.#refs.push(ref);
         } else {

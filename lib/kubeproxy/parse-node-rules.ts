@@ -9,11 +9,11 @@ import { kubeChainFactory } from './compact-chains.ts';
 
 /** Parses `iptables-save` output (bytes or text) named `source`; throws DPS_ERR_RULES_* errors. */
 export function parseNodeRules(input: Uint8Array | string, source: string): Ruleset[] {
-  const options = { source, chainFactory: kubeChainFactory };
+  const options = { source, chainFactory: kubeChainFactory() };
   return typeof input === 'string' ? parseIptablesSave(input, options) : parseIptablesSaveBytes(input, options);
 }
 
 /** A parser to feed a node's dump piece by piece (a file or a stream), with the same chains. */
 export function nodeRulesParser(source: string): DumpParser {
-  return new DumpParser({ source, chainFactory: kubeChainFactory });
+  return new DumpParser({ source, chainFactory: kubeChainFactory() });
 }

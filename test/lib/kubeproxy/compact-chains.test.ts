@@ -38,6 +38,9 @@ t.test('keeps the endpoint chains kube-proxy writes as values, read as their tex
     `${SEP_A} -s 10.9.9.9/32 -m comment --comment ns1/svc1:p80 -j KUBE-MARK-MASQ\n${SEP_A} -p udp -m udp -m comment --comment ns1/svc1:p80 -j DNAT --to-destination 10.0.0.1:53\n`,
     // no hairpin rule, no comment, IPv6
     `${SEP_A} -p sctp -m sctp -j DNAT --to-destination [fd00::1]:80\n`,
+    // ClientIP affinity, nft and legacy order
+    `${SEP_A} -s 10.0.0.1/32 -j KUBE-MARK-MASQ\n${SEP_A} -p tcp -m comment --comment "ns5/svc5:p80" -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80\n`,
+    `${SEP_A} -p tcp -m tcp -m comment --comment "ns5/svc5:p80" -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -j DNAT --to-destination 10.0.0.1:80\n`,
   ];
   for (const rules of shapes) {
     const { compact, plain } = chainsOf(dump(rules));
@@ -52,7 +55,8 @@ t.test('keeps the endpoint chains kube-proxy writes as values, read as their tex
 
 t.test('turns an endpoint chain back into its texts for anything else', async (t) => {
   const others = [
-    ['affinity', `${SEP_A} -s 10.0.0.1/32 -j KUBE-MARK-MASQ\n${SEP_A} -p tcp -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80\n`],
+    ['affinity recorded under another name', `${SEP_A} -s 10.0.0.1/32 -j KUBE-MARK-MASQ\n${SEP_A} -p tcp -m recent --set --name KUBE-SEP-BBBBBBBBBBBBBBBB --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80\n`],
+    ['affinity with another mask', `${SEP_A} -p tcp -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.0 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80\n`],
     ['a negated source', `${SEP_A} ! -s 10.0.0.1/32 -j KUBE-MARK-MASQ\n${SEP_A} -p tcp -m tcp -j DNAT --to-destination 10.0.0.1:80\n`],
     ['a rule after the DNAT', `${SEP_A} -p tcp -m tcp -j DNAT --to-destination 10.0.0.1:80\n${SEP_A} -j DROP\n`],
     ['two DNATs', `${SEP_A} -p tcp -m tcp -j DNAT --to-destination 10.0.0.1:80\n${SEP_A} -p tcp -m tcp -j DNAT --to-destination 10.0.0.2:80\n`],
