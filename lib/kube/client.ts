@@ -16,6 +16,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ListFn, ListPage, WatchLike } from './informer.ts';
 import { FIELD_MANAGER } from './conditions.ts';
 import { sharedDispatcher, type Authenticate } from './shared-dispatcher.ts';
+import { ListSplitter } from './list-splitter.ts';
 import { agentError } from '../errors.ts';
 
 /** Which path to the API server is in use, for logs, metrics and docs. */
@@ -167,6 +168,13 @@ function rawList(kc: k8s.KubeConfig, via: { http: k8s.HttpLibrary; authenticate:
     await via.authenticate(ctx);
     ctx.setSignal(r.signal);
     const res = await via.http.send(ctx).toPromise();
+    // The fetch library's body also has stream() (untyped): items are then parsed one by one.
+    const stream = (res.body as { stream?: () => AsyncIterable<Uint8Array> | null }).stream?.();
+    if (res.httpStatusCode === 200 && r.onItem !== undefined && stream) {
+      const splitter = new ListSplitter(r.onItem);
+      for await (const chunk of stream) splitter.push(chunk);
+      return toPage(splitter.end() as Parameters<typeof toPage>[0]);
+    }
     const text = await res.body.text();
     if (res.httpStatusCode !== 200) {
       let body: unknown = text;
