@@ -162,6 +162,7 @@ export function createApiClusterSource(deps: {
     return last;
   };
   // Sends the snapshot's objects to the worker (a structured clone: only when they changed or the worker is new).
+  // EndpointSlices travel packed (one string of endpoints each); the worker unpacks them.
   const load = async (worker: ScanWorkerClient, s: Snapshot, key: string): Promise<number> => {
     const items: unknown[] = [
       ...s.services.map((o) => ({ kind: 'Service', ...o })),

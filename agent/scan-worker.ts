@@ -16,6 +16,7 @@ import type { Ruleset } from '../lib/iptables/types.ts';
 import { checkNode } from '../lib/kubeproxy/check-node.ts';
 import type { NodeCheckResult } from '../lib/kubeproxy/check-node.ts';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
+import { unpackApiItems } from '../lib/kube/packed-slice.ts';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
 import { readCluster } from './read-cluster.ts';
 import { rulesetHash } from './ruleset-hash.ts';
@@ -73,7 +74,7 @@ async function loadCluster(request: Extract<WorkerRequest, { type: 'load-cluster
   try {
     const view = request.source.kind === 'file'
       ? await readCluster(request.source.path)
-      : readClusterObjects(request.source.items, { where: (i) => `API object ${i}` });
+      : readClusterObjects(unpackApiItems(request.source.items), { where: (i) => `API object ${i}` });
     cluster = view;
     return {
       type: 'cluster', id: request.id, ok: true, services: view.services.length, slices: view.slices.length, nodes: view.nodes.length,

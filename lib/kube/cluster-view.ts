@@ -8,7 +8,8 @@ import type { Clock, Logger } from './deps.ts';
 import type { ApiPath, KubeApi } from './client.ts';
 import { Informer, type InformerStats, type StoreChange } from './informer.ts';
 import { worstState, type Freshness, type FreshnessLimits, type FreshnessState } from './freshness.ts';
-import { trimEndpointSlice, trimNode, trimService, type TrimmedEndpointSlice, type TrimmedNode, type TrimmedService } from './trim.ts';
+import { trimNode, trimService, type TrimmedNode, type TrimmedService } from './trim.ts';
+import { trimPackedEndpointSlice, type PackedEndpointSlice } from './packed-slice.ts';
 import type { BackoffPolicy } from './backoff.ts';
 
 /** Everything the checker needs from the API at one instant. */
@@ -16,7 +17,8 @@ export interface ClusterSnapshot {
   /** When the snapshot was taken. */
   takenAt: number;
   services: readonly TrimmedService[];
-  endpointSlices: readonly TrimmedEndpointSlice[];
+  /** Endpoints packed as JSON text (see packed-slice.ts: `unpackEndpointSlice`). */
+  endpointSlices: readonly PackedEndpointSlice[];
   node: TrimmedNode | undefined;
   freshness: { services: Freshness; endpointSlices: Freshness; node: Freshness };
   /** Worst of the three states: one word for logs and /health. */
@@ -97,11 +99,11 @@ export function createClusterView(o: ClusterViewOptions): ClusterView {
     note(c.key, c.at);
     o.onChange?.();
   };
-  const sliceService = (s: TrimmedEndpointSlice | undefined): string | undefined => {
+  const sliceService = (s: PackedEndpointSlice | undefined): string | undefined => {
     const svc = s?.metadata.labels?.[SERVICE_LABEL];
     return svc === undefined ? undefined : `${s!.metadata.namespace}/${svc}`;
   };
-  const onSlice = (c: StoreChange<TrimmedEndpointSlice>): void => {
+  const onSlice = (c: StoreChange<PackedEndpointSlice>): void => {
     if (c.initial) return;
     note(sliceService(c.current), c.at);
     const before = sliceService(c.previous);
@@ -123,12 +125,12 @@ export function createClusterView(o: ClusterViewOptions): ClusterView {
     watch: o.api.watch,
   };
   const services = new Informer<TrimmedService>({ ...common, resource: 'services', path: '/api/v1/services', list: o.api.listServices, trim: trimService, onChange: onService });
-  const endpointSlices = new Informer<TrimmedEndpointSlice>({
+  const endpointSlices = new Informer<PackedEndpointSlice>({
     ...common,
     resource: 'endpointslices',
     path: '/apis/discovery.k8s.io/v1/endpointslices',
     list: o.api.listEndpointSlices,
-    trim: trimEndpointSlice,
+    trim: trimPackedEndpointSlice,
     onChange: onSlice,
   });
   const fieldSelector = `metadata.name=${o.nodeName}`;

@@ -37,6 +37,11 @@ export interface ListRequest {
   /** Omitted on continued pages (the token carries it). */
   resourceVersion: string | undefined;
   signal: AbortSignal;
+  /**
+   * When given, items may be handed over one by one as they are decoded (the page's `items`
+   * then holds only those that were not), so that a whole page of full objects never exists.
+   */
+  onItem?: (item: unknown) => void;
 }
 
 /** The list call of one resource (see client.ts for the real one). */
@@ -285,12 +290,19 @@ export class Informer<T> {
     do {
       const timeout = AbortSignal.timeout(this.#o.listTimeoutMs);
       let page: ListPage;
+      // Each object is trimmed as soon as it is decoded: the full ones are garbage at once.
+      const onItem = (item: unknown): void => {
+        const r = this.#o.trim(item, this.#interner);
+        if (r.ok) next.set(r.key, deepFreeze(r.value));
+        else dropped[r.reason] = (dropped[r.reason] ?? 0) + 1;
+      };
       try {
         page = await this.#o.list({
           limit: this.#o.pageSize,
           continueToken,
           resourceVersion: continueToken === undefined ? this.#listRv : undefined,
           signal: AbortSignal.any([signal, timeout]),
+          onItem,
         });
       } catch (err) {
         if (statusOf(err) === 410) {
@@ -299,11 +311,7 @@ export class Informer<T> {
         }
         throw err;
       }
-      for (const item of page.items) {
-        const r = this.#o.trim(item, this.#interner);
-        if (r.ok) next.set(r.key, deepFreeze(r.value));
-        else dropped[r.reason] = (dropped[r.reason] ?? 0) + 1;
-      }
+      for (const item of page.items) onItem(item);
       rv = page.resourceVersion;
       continueToken = page.continueToken || undefined;
     } while (continueToken !== undefined);

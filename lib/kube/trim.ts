@@ -21,7 +21,7 @@ export type TrimResult<T> = { ok: true; key: string; value: T } | { ok: false; r
 
 /** The kept part of a Service. */
 export interface TrimmedService {
-  metadata: { namespace: string; name: string; uid?: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata: { namespace: string; name: string; resourceVersion?: string; labels?: Record<string, string> };
   spec: Obj;
   status?: { loadBalancer: { ingress: Obj[] } };
 }
@@ -64,13 +64,16 @@ function prim(v: unknown, interner?: Interner): unknown {
   return undefined;
 }
 
-// Copies the named primitive fields of `src` that are present.
+// Copies the named primitive fields of `src` that are present (with an interner, arrays are shared too).
 function pick(src: unknown, fields: readonly string[], interner?: Interner): Obj {
   const out: Obj = {};
   if (!isObj(src)) return out;
   for (const f of fields) {
     const v = src[f];
-    if (Array.isArray(v)) out[f] = v.map((x) => prim(x, interner));
+    if (Array.isArray(v)) {
+      const a = v.map((x) => prim(x, interner));
+      out[f] = interner ? interner.value(a) : a;
+    }
     else {
       const p = prim(v, interner);
       if (p !== undefined) out[f] = p;
@@ -110,17 +113,22 @@ export function trimService(obj: unknown, interner?: Interner): TrimResult<Trimm
   const m = namespacedMeta(obj);
   if (!m.ok) return m;
   const src = obj as Obj;
+  // No uid: nothing reads it (the key and the resourceVersion tell objects and changes apart).
   const metadata: TrimmedService['metadata'] = { namespace: interner?.string(m.namespace) ?? m.namespace, name: m.name };
-  if (typeof m.meta['uid'] === 'string') metadata.uid = m.meta['uid'];
   if (typeof m.meta['resourceVersion'] === 'string') metadata.resourceVersion = m.meta['resourceVersion'];
   const labels = pickLabels(m.meta, SERVICE_LABELS, interner);
   if (labels) metadata.labels = labels;
 
   const specIn = src['spec'];
   const spec = { ...pick(specIn, SERVICE_SPEC_UNIQUE), ...pick(specIn, SERVICE_SPEC_ENUMS, interner) };
+  // clusterIPs[0] is the clusterIP: one string, not two equal ones.
+  const ips = spec['clusterIPs'];
+  if (Array.isArray(ips) && ips[0] === spec['clusterIP'] && ips[0] !== undefined) ips[0] = spec['clusterIP'];
   if (isObj(specIn)) {
+    // Port lists repeat across Services (80/443, http/https): shared like a slice's ports,
+    // unless they hold a node port (unique per Service: sharing would only add a pool entry).
     const ports = mapArray(specIn['ports'], (p) => pick(p, ['name', 'protocol', 'port', 'nodePort'], interner));
-    if (ports) spec['ports'] = ports;
+    if (ports) spec['ports'] = interner && !ports.some((p) => 'nodePort' in (p as Obj)) ? interner.value(ports) : ports;
     const sac = specIn['sessionAffinityConfig'];
     if (isObj(sac) && isObj(sac['clientIP'])) {
       spec['sessionAffinityConfig'] = { clientIP: pick(sac['clientIP'], ['timeoutSeconds']) };

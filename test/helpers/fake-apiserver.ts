@@ -97,6 +97,7 @@ export class FakeApiServer {
   #sockets = new Set<Socket>();
   #stalled = false;
   #uid = 0;
+  #connections = 0;
 
   private constructor(opts: FakeApiServerOptions) {
     this.#opts = opts;
@@ -104,6 +105,7 @@ export class FakeApiServer {
     this.#server.keepAliveTimeout = 60_000;
     this.#server.on('connection', (s) => {
       this.#sockets.add(s);
+      this.#connections++;
       s.on('close', () => this.#sockets.delete(s));
     });
   }
@@ -123,6 +125,11 @@ export class FakeApiServer {
   /** Current resourceVersion. */
   get resourceVersion(): number {
     return this.#rv;
+  }
+
+  /** TCP connections accepted so far. */
+  get connections(): number {
+    return this.#connections;
   }
 
   /** Number of open watch streams. */
@@ -236,6 +243,7 @@ export class FakeApiServer {
     this.#server = http.createServer((req, res) => void this.#handle(req, res));
     this.#server.on('connection', (s) => {
       this.#sockets.add(s);
+      this.#connections++;
       s.on('close', () => this.#sockets.delete(s));
     });
     await this.#listen(this.#port);

@@ -20,7 +20,7 @@ t.test('a Service keeps exactly the fields the checker uses', async (t) => {
   if (!r.ok) return;
   t.equal(r.key, 'ns-3/svc-3');
   t.same(r.value, {
-    metadata: { namespace: 'ns-3', name: 'svc-3', uid: 'svc-uid-3', labels: { 'service.kubernetes.io/service-proxy-name': 'other-proxy' } },
+    metadata: { namespace: 'ns-3', name: 'svc-3', labels: { 'service.kubernetes.io/service-proxy-name': 'other-proxy' } },
     spec: {
       type: 'LoadBalancer', clusterIP: '10.96.0.3', clusterIPs: ['10.96.0.3'], ipFamilies: ['IPv4'], loadBalancerSourceRanges: ['1.2.3.0/24'],
       externalTrafficPolicy: 'Local', internalTrafficPolicy: 'Cluster', sessionAffinity: 'ClientIP', healthCheckNodePort: 31000,
@@ -30,6 +30,24 @@ t.test('a Service keeps exactly the fields the checker uses', async (t) => {
     },
     status: { loadBalancer: { ingress: [{ ip: '203.0.113.7', ipMode: 'VIP' }] } },
   });
+});
+
+t.test('Services share their ipFamilies and port lists, but not lists with node ports', async (t) => {
+  const interner = new Interner();
+  const spec = (i: number, nodePort?: number) => {
+    const svc = makeService(i);
+    if (nodePort !== undefined) svc.spec.ports[0].nodePort = nodePort;
+    const r = trimService(svc, interner);
+    if (!r.ok) throw new Error('dropped');
+    return r.value.spec;
+  };
+  const [a, b] = [spec(1), spec(2)];
+  t.equal(a['ports'], b['ports'], 'one port list');
+  t.equal(a['ipFamilies'], b['ipFamilies'], 'one ipFamilies list');
+  t.not(a['clusterIPs'], b['clusterIPs'], 'cluster IPs are not pooled');
+  const [c, d] = [spec(3, 30001), spec(4, 30001)];
+  t.not(c['ports'], d['ports'], 'lists with a node port are not pooled');
+  t.same(c['ports'], d['ports']);
 });
 
 t.test('bad field values pass through untouched for lib/kubeproxy to judge', async (t) => {
