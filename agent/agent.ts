@@ -24,7 +24,8 @@ import { scrapeKubeProxy } from '../lib/kube/kube-proxy-probe.ts';
 import { DEFAULT_FRESHNESS } from '../lib/kube/freshness.ts';
 import { judgeVersionSkew } from '../lib/kube/version-skew.ts';
 import type { ClusterSource } from './cluster-source.ts';
-import { createApiClusterSource, createFileClusterSource } from './cluster-source.ts';
+import { createApiClusterSource } from './api-cluster-source.ts';
+import { createFileClusterSource } from './cluster-source.ts';
 import type { AgentConfig } from './config.ts';
 import type { Exec } from './exec.ts';
 import { startLogMonitor } from './log-monitor.ts';
@@ -170,6 +171,8 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
     }));
   }
   recompute();
+  // The first scans wait for the API view's first lists: scan as soon as they are in.
+  void cluster.whenReady().then(() => { if (rules.state.waitingForView) loops[0]?.wake(); });
 
   const app = buildServer({
     registry, unknownStatusCode: config.unknownStatusCode,

@@ -5,13 +5,12 @@
  *    informers do for API changes;
  *  - the API (lib/kube informers), loaded lazily so the file source never pays for the client.
  * Either way `sync()` brings the worker's copy up to date before a scan and says whether the view
- * may be judged on.
+ * may be judged on. The API source is in api-cluster-source.ts.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatError } from '../lib/errors.ts';
 import type { Clock, Logger } from '../lib/kube/deps.ts';
-import type { ClusterSnapshot as Snapshot } from '../lib/kube/cluster-view.ts';
 import type { FreshnessState } from '../lib/kube/freshness.ts';
 import type { ApiInput } from './verdict.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -24,6 +23,8 @@ export interface ClusterState {
   readonly loaded: boolean;
   /** Changes whenever the worker's view changes. */
   readonly version: number;
+  /** The number the worker's view must carry at scan time (API views), when checked. */
+  readonly seq: number | undefined;
   readonly judgeable: boolean;
   readonly state: FreshnessState;
   readonly serviceChangedAt: ReadonlyMap<string, number>;
@@ -35,8 +36,10 @@ export interface ClusterState {
 export interface ClusterSource {
   readonly kind: 'file' | 'api';
   sync(worker: ScanWorkerClient, signal: AbortSignal): Promise<ClusterState>;
-  /** Loads the current view into a worker that has none (a new or recycled one); worker CPU ms. */
+  /** Loads the current view into a worker that has none or another (new, recycled, out of step); worker CPU ms. */
   ensureLoaded(worker: ScanWorkerClient): Promise<number>;
+  /** Resolves once the source has synced (the API's first lists; a file at once: it is read by the scans). */
+  whenReady(): Promise<void>;
   /** For the api check. */
   apiInput(): ApiInput;
   /** Synced at least once. */
@@ -50,6 +53,13 @@ export interface ClusterSource {
 export function skipReasonLabel(p: { object: string; reason: string }): string {
   const kind = p.object.split(' ')[0]?.toLowerCase() ?? 'item';
   return `${kind}:${(p.reason.split(/[\s:]/)[0] ?? '').replace(/\[\d+\]/g, '')}`;
+}
+
+/** Counts skipped objects in the metrics, by {@link skipReasonLabel}. */
+export function countSkipped(metrics: AgentMetrics, skipped: readonly { object: string; reason: string }[]): void {
+  const byReason: Record<string, number> = {};
+  for (const p of skipped) byReason[skipReasonLabel(p)] = (byReason[skipReasonLabel(p)] ?? 0) + 1;
+  for (const [reason, n] of Object.entries(byReason)) metrics.countInputSkipped(reason, n);
 }
 
 // A signature of the file, or of every cluster file under a directory.
@@ -103,9 +113,7 @@ export function createFileClusterSource(deps: { path: string; log: Logger; clock
           if (problem !== undefined) log.info({ services: reply.services, slices: reply.slices, nodes: reply.nodes, skipped: reply.skipped.length }, 'cluster file read');
           problem = undefined;
           everOk = true;
-          const byReason: Record<string, number> = {};
-          for (const p of reply.skipped) byReason[skipReasonLabel(p)] = (byReason[skipReasonLabel(p)] ?? 0) + 1;
-          if (changed) for (const [reason, n] of Object.entries(byReason)) deps.metrics.countInputSkipped(reason, n);
+          if (changed) countSkipped(deps.metrics, reply.skipped);
           deps.metrics.setApi({ up: true, lastContact: {}, objects: { services: reply.services, endpointslices: reply.slices, node: reply.nodes } });
         }
         return cpuMs;
@@ -123,7 +131,7 @@ export function createFileClusterSource(deps: { path: string; log: Logger; clock
       }
       if (sig !== undefined && sig !== lastSignature) cpuMs = await load(worker, sig);
       deps.metrics.setApi({ up: problem === undefined, lastContact: {}, objects: {} });
-      return { loaded, version, judgeable: problem === undefined, state: problem === undefined ? 'synced' : 'stalled', serviceChangedAt: changedAt, cpuMs };
+      return { loaded, version, seq: undefined, judgeable: problem === undefined, state: problem === undefined ? 'synced' : 'stalled', serviceChangedAt: changedAt, cpuMs };
     },
     apiInput() {
       if (problem === undefined) return { kind: 'file', state: 'fresh', message: `Read from ${deps.path}.` };
@@ -134,77 +142,8 @@ export function createFileClusterSource(deps: { path: string; log: Logger; clock
       return load(worker, lastSignature ?? (await signature(deps.path)));
     },
     ready: () => everOk,
+    whenReady: () => Promise.resolve(),
     kubeletVersion: () => undefined,
     close: async () => {},
-  };
-}
-
-/** The API source (informers). The lib/kube view is built by the caller (imported lazily). */
-export function createApiClusterSource(deps: {
-  view: { start(): void; snapshot(): Snapshot; close(): Promise<void> };
-  log: Logger; metrics: AgentMetrics; timeoutMs: number;
-}): ClusterSource {
-  let sentVersion = '';
-  let version = 0;
-  let loaded = false;
-  let synced = false;
-  let last: Snapshot | undefined;
-  deps.view.start();
-  const snap = (): Snapshot => {
-    last = deps.view.snapshot();
-    const f = last.freshness;
-    if (f.services.synced && f.endpointSlices.synced && f.node.synced) synced = true;
-    deps.metrics.setApi({
-      up: last.judgeable,
-      lastContact: { services: f.services.lastContactAt, endpointslices: f.endpointSlices.lastContactAt, node: f.node.lastContactAt },
-      objects: { services: last.services.length, endpointslices: last.endpointSlices.length, node: last.node === undefined ? 0 : 1 },
-    });
-    return last;
-  };
-  // Sends the snapshot's objects to the worker (a structured clone: only when they changed or the worker is new).
-  // EndpointSlices travel packed (one string of endpoints each); the worker unpacks them.
-  const load = async (worker: ScanWorkerClient, s: Snapshot, key: string): Promise<number> => {
-    const items: unknown[] = [
-      ...s.services.map((o) => ({ kind: 'Service', ...o })),
-      ...s.endpointSlices.map((o) => ({ kind: 'EndpointSlice', ...o })),
-      ...(s.node === undefined ? [] : [{ kind: 'Node', ...s.node }]),
-    ];
-    const reply = await worker.loadCluster({ kind: 'objects', items }, false, deps.timeoutMs);
-    if (reply.ok) {
-      if (key !== sentVersion) {
-        version++;
-        const byReason: Record<string, number> = {};
-        for (const p of reply.skipped) byReason[skipReasonLabel(p)] = (byReason[skipReasonLabel(p)] ?? 0) + 1;
-        for (const [reason, n] of Object.entries(byReason)) deps.metrics.countInputSkipped(reason, n);
-      }
-      sentVersion = key;
-      loaded = true;
-    }
-    return reply.cpuMs;
-  };
-  return {
-    kind: 'api',
-    async sync(worker) {
-      const s = snap();
-      const key = `${s.lastChangeAt ?? 0}:${s.services.length}:${s.endpointSlices.length}`;
-      const cpuMs = synced && key !== sentVersion ? await load(worker, s, key) : 0;
-      return { loaded, version, judgeable: s.judgeable && loaded, state: s.state, serviceChangedAt: s.serviceChangedAt, cpuMs };
-    },
-    async ensureLoaded(worker) {
-      if (worker.hasCluster || last === undefined) return 0;
-      return load(worker, last, sentVersion);
-    },
-    apiInput() {
-      const s = last ?? snap();
-      const server = s.apiPath?.server ?? 'the API server';
-      if (s.judgeable && s.state === 'synced') return { kind: 'api', state: 'fresh', message: `In contact with ${server}.` };
-      // Lost, but the last view is still young enough to judge on (until --api-max-view-age).
-      if (s.judgeable) return { kind: 'api', state: 'fresh', message: `The API view is ${s.state} (${server}); drift is judged on the last view until it is too old.` };
-      const state = s.state === 'synced' ? 'stalled' : s.state;
-      return { kind: 'api', state, message: `The API view is ${s.state}${s.apiPath === undefined ? '' : ` (${s.apiPath.server})`}; drift is not judged on it.` };
-    },
-    ready: () => synced,
-    kubeletVersion: () => last?.node?.status.nodeInfo?.kubeletVersion,
-    close: () => deps.view.close(),
   };
 }

@@ -35,6 +35,8 @@ export interface RulesState {
   scans: number;
   /** CPU seconds of the last scan. */
   lastCpuSeconds: number;
+  /** The last scan found the API view not synced yet (not judged, not an error, not counted). */
+  waitingForView: boolean;
 }
 
 /** The monitor. */
@@ -57,7 +59,7 @@ export function createRulesMonitor(deps: {
 }): RulesMonitor {
   const { config, clock, metrics, worker } = deps;
   const log = deps.log.child({ component: 'rules' });
-  const state: RulesState = { judgement: undefined, judgedAt: undefined, error: undefined, lastFull: undefined, scans: 0, lastCpuSeconds: 0 };
+  const state: RulesState = { judgement: undefined, judgedAt: undefined, error: undefined, lastFull: undefined, scans: 0, lastCpuSeconds: 0, waitingForView: false };
   let history: DriftHistory = EMPTY_HISTORY;
   let hashes: Record<string, string> = {};
   let stretched = false;
@@ -91,9 +93,16 @@ export function createRulesMonitor(deps: {
   const scan = async (signal: AbortSignal): Promise<void> => {
     const started = clock.now();
     let cpuSeconds = 0;
+    state.waitingForView = false;
     try {
       const view = await deps.cluster.sync(worker, signal);
       cpuSeconds += view.cpuMs / 1000;
+      if (!view.loaded && deps.cluster.kind === 'api' && !deps.cluster.ready()) {
+        // Starting: the informers have not listed yet. Not a failure: the rules check stays NotJudgedYet.
+        log.debug({}, 'scan waits for the API view to sync');
+        state.waitingForView = true;
+        return;
+      }
       if (!view.loaded) {
         fail('DPS_ERR_CLUSTER_EMPTY', `No cluster view yet (${deps.cluster.apiInput().message})`, clock.now(), started, cpuSeconds, []);
         return;
@@ -106,14 +115,18 @@ export function createRulesMonitor(deps: {
         return;
       }
       const reuse = state.lastFull !== undefined && state.lastFull.clusterVersion === view.version;
-      const request = { nodeName: config.node, previousHashes: hashes, reuse };
+      const request = { nodeName: config.node, previousHashes: hashes, reuse, ...(view.seq === undefined ? {} : { clusterSeq: view.seq }) };
       let reply = await worker.scan({ ...request, dumps: dumps.map((d) => ({ family: d.family, source: d.source, bytes: d.bytes })) }, config.scanTimeoutMs);
       cpuSeconds += reply.cpuMs / 1000;
       if (reply.needCluster === true) {
-        // A new worker holds no view: load it only now that a full check is needed.
+        // A new worker holds no view (or another one): load it only now that a full check is needed.
         cpuSeconds += (await deps.cluster.ensureLoaded(worker)) / 1000;
         reply = await worker.scan({ ...request, dumps: [], usePending: true }, config.scanTimeoutMs);
         cpuSeconds += reply.cpuMs / 1000;
+        if (reply.needCluster === true) {
+          fail('DPS_ERR_AGENT_WORKER', 'The scan worker could not be given the cluster view', clock.now(), started, cpuSeconds, dumps);
+          return;
+        }
       }
       const at = clock.now();
       const changed = (f: number): boolean => hashes[f] !== undefined && hashes[f] !== reply.hashes[f];
@@ -151,7 +164,7 @@ export function createRulesMonitor(deps: {
       const e = error as { code?: string };
       fail(typeof e.code === 'string' && e.code.startsWith('DPS_ERR_') ? e.code : 'DPS_ERR_INTERNAL', shortError(error), clock.now(), started, cpuSeconds, []);
     } finally {
-      state.scans++;
+      if (!state.waitingForView) state.scans++;
       state.lastCpuSeconds = cpuSeconds;
       measureRest();
       const next = intervalMs();

@@ -41,10 +41,17 @@ export class ScanWorkerClient {
     return this.#worker !== undefined && this.#clusterLoaded;
   }
 
-  /** Loads (or replaces) the cluster view in the worker. */
-  async loadCluster(source: ClusterSource, fingerprints: boolean, timeoutMs: number): Promise<Extract<WorkerReply, { type: 'cluster' }>> {
-    const reply = await (this.#request('load-cluster', { source, fingerprints }, timeoutMs) as Promise<Extract<WorkerReply, { type: 'cluster' }>>);
+  /** Loads (or replaces) the cluster view in the worker; `seq` numbers an API view. */
+  async loadCluster(source: ClusterSource, fingerprints: boolean, timeoutMs: number, seq?: number): Promise<Extract<WorkerReply, { type: 'cluster' }>> {
+    const reply = await (this.#request('load-cluster', { source, fingerprints, ...(seq === undefined ? {} : { seq }) }, timeoutMs) as Promise<Extract<WorkerReply, { type: 'cluster' }>>);
     if (reply.ok) this.#clusterLoaded = true;
+    return reply;
+  }
+
+  /** Sends the API objects that changed; a view out of step is dropped (see {@link hasCluster}). */
+  async updateCluster(delta: Body<'cluster-delta'>, timeoutMs: number): Promise<Extract<WorkerReply, { type: 'cluster' }>> {
+    const reply = await (this.#request('cluster-delta', delta, timeoutMs) as Promise<Extract<WorkerReply, { type: 'cluster' }>>);
+    if (!reply.ok) this.#clusterLoaded = false;
     return reply;
   }
 

@@ -186,7 +186,10 @@ export class Informer<T> {
     await this.#loop;
   }
 
-  /** The stored (trimmed, frozen) objects. Do not mutate. */
+  /**
+   * The stored (trimmed, frozen) objects. Do not mutate. An object is replaced by a new one when
+   * it changes, and kept (the same object) otherwise, relists included.
+   */
   values(): T[] {
     return [...this.#store.values()];
   }
@@ -351,6 +354,9 @@ export class Informer<T> {
       if (previous === undefined || rvOf(previous) !== rvOf(current) || rvOf(current) === undefined) {
         changed = true;
         this.#o.onChange?.({ key, previous, current, at: now, initial });
+      } else {
+        // Unchanged: keep the object already held, so that a new object always means a change.
+        next.set(key, previous);
       }
     }
     for (const [key, previous] of prev) {

@@ -4,7 +4,7 @@
 // 127.0.0.1 and by the content of what the agent wrote to the API (Node status patches, Node
 // JSON patches, Events). Scans every 100 ms; grace and persistence are short.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -125,6 +125,60 @@ t.test('API reachable and rules matching: ready, healthy with the api check ok, 
     const at = Number(new RegExp(`dataplane_sentinel_api_last_contact_timestamp_seconds\\{resource="${resource}"\\} (\\S+)`).exec(metrics)?.[1]);
     t.ok(Math.abs(Date.now() / 1000 - at) < 30, `${resource}: last contact is recent (${at})`);
   }
+});
+
+t.test('start-up: the first scan waits for the API view; no scan failure is logged and the rules check is never ScanFailed', async (t) => {
+  const a = await start(t);
+  const rulesReasons = new Set<string>();
+  await a.until((x) => { rulesReasons.add(checkOf(x, 'rules')!.reason); return x.body.status === 'healthy'; }, 'healthy');
+  t.notOk(rulesReasons.has('ScanFailed'), `rules reasons seen: ${[...rulesReasons].join(', ')}`);
+  t.same(a.log.records.filter((r) => r.msg?.startsWith('scan failed')), [], 'no scan failure logged');
+  t.same(a.log.records.filter((r) => r.level === 'warn' && r.fields.component === 'rules'), [], 'no warning from the rules loop');
+  t.match(await a.metrics(), /dataplane_sentinel_scans_total\{result="error"\} 0\n/, 'no failed scan counted');
+});
+
+// The scan workers (child processes of this test process: the agent runs in it).
+function scanWorkers(): number[] {
+  const pids: number[] = [];
+  for (const task of readdirSync('/proc/self/task')) {
+    for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter((p) => p !== '')) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scan-worker')) pids.push(Number(pid));
+      } catch { /* exited meanwhile */ }
+    }
+  }
+  return pids;
+}
+
+t.test('API changes reach the scan worker as deltas, and as the whole view after the worker is killed: both judged on the current objects', async (t) => {
+  const a = await start(t);
+  await a.until((x) => x.body.status === 'healthy', 'healthy');
+  const sent = (msg: string) => a.log.records.filter((r) => r.msg === `cluster view ${msg} the scan worker`);
+  t.equal(sent('sent whole to').length, 1, 'the first view went whole');
+
+  // The worker holds the view: the changed slice goes alone.
+  const changed = withoutWebEndpoint(demoItems());
+  a.server.upsert('endpointslices', ofKind(changed, 'EndpointSlice').find((s) => s.metadata.name === 'web-x7k2p')!);
+  const drift = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy on the delta');
+  t.ok(drift.body.findings?.some((f) => f.kind === 'stale-endpoint' && f.service === 'shop/web' && f.endpoint?.startsWith('10.244.2.12')), 'the stale endpoint is named');
+  // (the Node may change too: the agent writes its conditions)
+  t.ok(sent('changes sent to').some((r) => r.fields.deletes === 0 && (r.fields.upserts === 1 || r.fields.upserts === 2)), 'only the changed objects were sent');
+  t.equal(sent('sent whole to').length, 1, 'never the whole view again');
+  a.setRules(changed);
+  await a.until((x) => x.body.status === 'healthy', 'healthy again');
+
+  // The worker dies: the next change is judged on the whole view, sent to the new worker.
+  const before = sent('sent whole to').length;
+  const old = scanWorkers();
+  t.ok(old.length > 0, 'a scan worker runs');
+  for (const pid of old) process.kill(pid, 'SIGKILL');
+  await waitFor(() => scanWorkers().every((p) => !old.includes(p)), 5000, 'the worker gone');
+  a.server.upsert('endpointslices', ofKind(demoItems(), 'EndpointSlice').find((s) => s.metadata.name === 'web-x7k2p')!);
+  const missing = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy after the worker was replaced');
+  t.ok(missing.body.findings?.some((f) => f.kind !== 'stale-endpoint' && f.service === 'shop/web' && f.endpoint?.startsWith('10.244.2.12')), `the endpoint missing from the rules is named: ${JSON.stringify(missing.body.findings)}`);
+  t.ok(sent('sent whole to').length > before, 'the new worker got the whole view');
+  a.setRules(demoItems());
+  await a.until((x) => x.body.status === 'healthy', 'healthy with the rules caught up');
 });
 
 t.test('an endpoint removed in the API while the rules still DNAT to it: unhealthy, ServiceRulesDrift=True with an event; fixed rules recover', async (t) => {

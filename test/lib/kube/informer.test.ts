@@ -86,6 +86,8 @@ t.test('relists after 410 Gone on the watch, and the view stays whole', async (t
   await waitFor(() => server.openWatches === 1);
   server.upsert('services', makeService(50));
   await waitFor(() => inf.get('ns-0/svc-50'));
+  const kept = inf.get('ns-1/svc-1');
+  t.ok(kept);
   // History is compacted while the watch is away: the resume point is gone.
   server.stallWatches(true);
   server.remove('services', 'ns-0', 'svc-0');
@@ -95,6 +97,7 @@ t.test('relists after 410 Gone on the watch, and the view stays whole', async (t
   await waitFor(() => inf.stats().relistsAfterGone === 1, 3000, 'relist after 410');
   await waitFor(() => inf.get('ns-0/svc-0') === undefined && inf.stats().lists === 2, 3000, 'relisted');
   t.equal(inf.values().length, 5);
+  t.equal(inf.get('ns-1/svc-1'), kept, 'an object unchanged by the relist is the same object');
   const relist = server.requests.filter((r) => r.path === '/api/v1/services' && r.query['watch'] === undefined && r.query['continue'] === undefined);
   t.equal(relist.at(-1)!.query['resourceVersion'], '', 'relist after 410 is a consistent read');
   t.ok(log.records.some((r) => r.msg?.includes('410 Gone')));
