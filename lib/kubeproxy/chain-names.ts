@@ -3,13 +3,13 @@
  * SHA-256(servicePortName + protocol [+ endpoint]), with a fixed prefix. Pure.
  * Known answer: `default/kubernetes:https` + `tcp` → `KUBE-SVC-NPX46M4PTMTKRN6Y`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** The 16-character hash kube-proxy uses in chain names. */
 export function chainHash(input: string): string {
-  const digest = createHash('sha256').update(input).digest();
+  const digest = hash('sha256', input, 'buffer'); // one-shot: no Hash object per name
   // 16 base32 characters = 80 bits = the first 10 bytes.
   let out = '';
   let buffer = 0;
