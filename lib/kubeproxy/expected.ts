@@ -181,22 +181,22 @@ function servicePort(
   const usesLocal = internalLocal || (externalLocal && externallyAccessible);
 
   const context: ChainContext = { servicePort: name, protocol: proto };
-  const all = endpoints.map((e) => ({ ep: e.source, expected: e.bind(context, node.name) as ExpectedEndpoint }));
-  const ready = all.filter((e) => e.ep.ready);
-  const servingTerminating = all.filter((e) => e.ep.serving && e.ep.terminating);
+  for (const e of endpoints) e.bind(context, node.name);
+  const ready = endpoints.filter((e) => e.source.ready);
+  const servingTerminating = endpoints.filter((e) => e.source.serving && e.source.terminating);
 
   let clusterCandidates: ExpectedEndpoint[][] = [[]];
   let hasEndpoints = false;
   if (usesCluster) {
-    clusterCandidates = topologyCandidates(ready, node).map((set) => set.map((e) => e.expected));
-    if (clusterCandidates.every((c) => c.length === 0)) clusterCandidates = [servingTerminating.map((e) => e.expected)];
+    clusterCandidates = topologyCandidates(ready, node);
+    if (clusterCandidates.every((c) => c.length === 0)) clusterCandidates = [servingTerminating];
     hasEndpoints = clusterCandidates.some((c) => c.length > 0);
   }
   let localEndpoints: ExpectedEndpoint[] = [];
   if (usesLocal) {
     if (ready.length > 0 || servingTerminating.length > 0) hasEndpoints = true;
-    const localReady = ready.filter((e) => e.expected.local);
-    localEndpoints = (localReady.length > 0 ? localReady : servingTerminating.filter((e) => e.expected.local)).map((e) => e.expected);
+    const localReady = ready.filter((e) => e.local);
+    localEndpoints = localReady.length > 0 ? localReady : servingTerminating.filter((e) => e.local);
   }
   const hasInternal = hasEndpoints && !(internalLocal && localEndpoints.length === 0);
   const hasExternal = hasEndpoints && !(externalLocal && localEndpoints.length === 0);
@@ -228,7 +228,6 @@ function servicePort(
   };
 }
 
-interface Categorized { ep: EndpointInput; expected: ExpectedEndpoint }
 
 /**
  * The cluster endpoint sets topology hints allow (kube-proxy's CategorizeEndpoints). With a known
@@ -236,17 +235,17 @@ interface Categorized { ep: EndpointInput; expected: ExpectedEndpoint }
  * acceptable, plus all ready endpoints. Node hints (PreferSameNode, 1.33+) are honoured by newer
  * kube-proxy only, so both answers are accepted when they apply.
  */
-function topologyCandidates(ready: Categorized[], node: NodeInput): Categorized[][] {
+function topologyCandidates(ready: LazyEndpoint[], node: NodeInput): LazyEndpoint[][] {
   if (ready.length === 0) return [[]];
-  const candidates: Categorized[][] = [];
-  if (ready.every((e) => e.ep.nodeHints.length > 0)) {
-    const forNode = ready.filter((e) => e.ep.nodeHints.includes(node.name));
+  const candidates: LazyEndpoint[][] = [];
+  if (ready.every((e) => e.source.nodeHints.length > 0)) {
+    const forNode = ready.filter((e) => e.source.nodeHints.includes(node.name));
     if (forNode.length > 0) candidates.push(forNode);
   }
-  if (ready.every((e) => e.ep.zoneHints.length > 0)) {
-    const zones = node.zone !== undefined ? [node.zone] : [...new Set(ready.flatMap((e) => e.ep.zoneHints))];
+  if (ready.every((e) => e.source.zoneHints.length > 0)) {
+    const zones = node.zone !== undefined ? [node.zone] : [...new Set(ready.flatMap((e) => e.source.zoneHints))];
     for (const zone of zones) {
-      const inZone = ready.filter((e) => e.ep.zoneHints.includes(zone));
+      const inZone = ready.filter((e) => e.source.zoneHints.includes(zone));
       if (inZone.length > 0) candidates.push(inZone);
     }
     if (node.zone === undefined || candidates.length === 0) candidates.push(ready);
