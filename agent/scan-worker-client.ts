@@ -32,7 +32,8 @@ export class ScanWorkerClient {
   /** Workers started so far (1 + restarts and recycles). */
   started = 0;
 
-  constructor(url: URL = new URL('./scan-worker.ts', import.meta.url)) {
+  // The worker module next to this one: scan-worker.ts from the sources, scan-worker.js once compiled.
+  constructor(url: URL = new URL(import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './scan-worker.js', import.meta.url)) {
     this.#url = url;
   }
 

@@ -4,6 +4,8 @@
 // dist/ built with the project's tsc) to run the entry point with --help from that clean install.
 import t, { type Test } from 'tap';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { ROOT, run } from './helpers.ts';
@@ -176,5 +178,36 @@ t.test('the runtime stage, replayed: the entry point runs from a clean npm ci --
       todo: 'the agent command is being written in parallel (agent/**); this becomes a failure-free check once it is merged',
     });
   }
+  // And it runs: the compiled agent starts its scan worker (a compiled module too) and judges a node.
+  const fixture = join(ROOT, 'test/fixtures/kubeproxy/overall-iptables-rules');
+  const port = await freePort();
+  const daemon = spawn(process.execPath, [bin, 'agent', '--node', 'test-node', '--cluster-file', join(fixture, 'cluster.json'),
+    '--rules-file', join(fixture, 'legacy.save'), '--listen', `127.0.0.1:${port}`, '--interval', '200ms', '--grace', '0s', '--persist-scans', '1',
+    '--no-follow-logs', '--no-kube-proxy-probe', '--no-journal'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  daemon.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  t.teardown(() => { daemon.kill('SIGKILL'); });
+  let health: { status?: string; checks?: { name: string; reason: string }[] } = {};
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    try {
+      health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() as typeof health;
+      if (health.checks?.find((c) => c.name === 'rules')?.reason !== 'NotJudgedYet') break;
+    } catch { /* not listening yet */ }
+  }
+  t.equal(health.status, 'healthy', 'the compiled agent judges an in-sync node healthy (its compiled scan worker runs)', { health, stderr: stderr.slice(-2000) });
+  const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+  daemon.kill('SIGTERM');
+  t.equal(await exited, 0, 'and stops on SIGTERM');
   t.comment(`replay took ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
