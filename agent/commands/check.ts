@@ -11,7 +11,7 @@ import { PIECE_BYTES } from '../../lib/iptables/parse.ts';
 import type { Ruleset } from '../../lib/iptables/types.ts';
 import { checkNode } from '../../lib/kubeproxy/check-node.ts';
 import { nodeRulesParser } from '../../lib/kubeproxy/parse-node-rules.ts';
-import { readCluster } from '../read-cluster.ts';
+import { readClusterAside } from '../read-cluster-aside.ts';
 import { toJsonReport, toTextReport } from '../../lib/kubeproxy/report.ts';
 
 const USAGE = `Usage: dataplane-sentinel check --rules FILE|- [--rules6 FILE] --cluster PATH --node NAME [--format text|json]
@@ -61,6 +61,8 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
   const rulesPath = values.rules as string | undefined;
   const rules6Path = values.rules6 as string | undefined;
   const node = values.node as string;
+  // The cluster objects are read on another thread while the dumps are parsed here.
+  const clusterRead = readClusterAside(values.cluster as string);
   try {
     const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = [];
     if (rulesPath !== undefined) {
@@ -71,7 +73,7 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
       const v6 = await readRules(rules6Path, io);
       rules.push({ family: 6, rulesets: requireFamily(v6, 'ipv6', '--rules6') });
     }
-    const cluster = await readCluster(values.cluster as string);
+    const cluster = await clusterRead.view;
     if (cluster.skipped.length > 0) {
       const list = cluster.skipped.slice(0, 20).map((p) => `  ${p.where}: ${p.object}: ${p.reason}`).join('\n');
       throw agentError('DPS_ERR_CLUSTER_INVALID', `Expected valid Services and EndpointSlices, found ${cluster.skipped.length} problem${cluster.skipped.length === 1 ? '' : 's'}:\n${list}${cluster.skipped.length > 20 ? '\n  ...' : ''}`, { where: values.cluster as string });
@@ -82,6 +84,8 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
   } catch (error) {
     io.stderr.write(`dataplane-sentinel check: ${formatError(error)}\n`);
     return EXIT.usage;
+  } finally {
+    clusterRead.cancel();
   }
 }
 

@@ -1,0 +1,38 @@
+/**
+ * Reads the cluster objects on another thread while the caller parses the dump (`check` has two
+ * inputs and machines have several cores): the view comes back as a structured clone. Errors keep
+ * their code, message and place.
+ */
+import { Worker } from 'node:worker_threads';
+import { AgentError, ERROR_CODES } from '../lib/errors.ts';
+import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
+
+/** What the thread posts back. */
+export type AsideReply =
+  | { ok: true; view: ClusterView }
+  | { ok: false; error: { code: string; message: string; where: string | undefined } };
+
+/** A read in progress: `view` settles with the view or the coded error; `cancel` stops the thread. */
+export interface ClusterRead {
+  readonly view: Promise<ClusterView>;
+  cancel(): void;
+}
+
+/** Starts reading `path` (file or directory, as `check --cluster` takes it) on a worker thread. */
+export function readClusterAside(path: string): ClusterRead {
+  // the thread's module next to this one: .ts from the sources, .js once compiled
+  const url = new URL(import.meta.url.endsWith('.ts') ? './read-cluster-thread.ts' : './read-cluster-thread.js', import.meta.url);
+  const worker = new Worker(url, { workerData: path });
+  const view = new Promise<ClusterView>((resolve, reject) => {
+    worker.once('message', (reply: AsideReply) => {
+      void worker.terminate();
+      if (reply.ok) { resolve(reply.view); return; }
+      const hints: Record<string, string> = ERROR_CODES;
+      const code = hints[reply.error.code] !== undefined ? reply.error.code : 'DPS_ERR_INTERNAL';
+      reject(new AgentError(code, reply.error.message, { ...(reply.error.where === undefined ? {} : { where: reply.error.where }), hint: hints[code] }));
+    });
+    worker.once('error', (error) => reject(new AgentError('DPS_ERR_INTERNAL', `Reading the cluster objects failed: ${error.message}`, { where: path })));
+  });
+  view.catch(() => {}); // the caller may never await it (its own input failed first)
+  return { view, cancel: () => { void worker.terminate(); } };
+}
