@@ -2,7 +2,9 @@
 // @kubernetes/client-node, the node reporter, the HTTP server) against the in-test API server that
 // speaks the wire protocol, with the node's rules from --rules-file. Asserted over real HTTP on
 // 127.0.0.1 and by the content of what the agent wrote to the API (Node status patches, Node
-// JSON patches, Events). Scans every 100 ms; grace and persistence are short.
+// JSON patches, Events). Scans every 100 ms; grace and persistence are short. Reached through a
+// host kubeconfig (plain HTTP), or through --api-server over HTTPS verified against the
+// service-account CA (certificates made at test time).
 import t from 'tap';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { demoItems, rulesFor } from '../helpers/demo-cluster.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { makeNode } from '../helpers/kube-objects.ts';
 import { memoryLogger, waitFor } from '../helpers/kube-testing.ts';
+import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
 
 type Obj = Record<string, any>;
 const NODE = 'demo-node';
@@ -48,11 +51,23 @@ interface StartOptions {
   config?: string;
   /** The API server is down when the agent starts. */
   down?: boolean;
+  /**
+   * Reach the API with --api-server over HTTPS, the service account's ca.crt being the test CA;
+   * 'untrusted': the server's certificate is signed by another CA; 'wrong-address': signed by the
+   * CA, for another address. Default: the host kubeconfig, plain HTTP.
+   */
+  direct?: 'trusted' | 'untrusted' | 'wrong-address';
 }
+
+// The service account's CA and a server certificate it signed; another CA's server certificate.
+let pkis: { trusted: TestPki; other: TestPki } | undefined;
+const testPkis = () => (pkis ??= { trusted: makeTestPki(), other: makeTestPki('some-other-ca') });
 
 async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: StartOptions = {}) {
   const items = o.api ?? demoItems();
-  const server = await FakeApiServer.start({ token: TOKEN, bookmarkIntervalMs: 200 });
+  const pki = o.direct === undefined ? undefined : testPkis();
+  const tls = pki === undefined ? undefined : { trusted: pki.trusted, untrusted: pki.other, 'wrong-address': pki.trusted.otherAddress }[o.direct!];
+  const server = await FakeApiServer.start({ token: TOKEN, bookmarkIntervalMs: 200, ...(tls ? { tls } : {}) });
   server.load('services', ofKind(items, 'Service'));
   server.load('endpointslices', ofKind(items, 'EndpointSlice'));
   server.load('nodes', [...ofKind(items, 'Node').map(asServed), ...(o.otherNodes ?? [])]);
@@ -61,6 +76,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: S
   // The pod's service-account token (the agent's credentials); the host kubeconfig gives only the
   // server address (plain HTTP here, hence insecure-skip-tls-verify).
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
+  if (pki) writeFileSync(join(dir, 'ca.crt'), pki.trusted.caCert);
   writeFileSync(join(dir, 'kubeconfig'), JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'host',
     clusters: [{ name: 'host', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
@@ -69,7 +85,8 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: S
   }));
   writeFileSync(join(dir, 'node.rules'), o.rules ?? rulesFor(items));
   writeFileSync(join(dir, 'config.yaml'), o.config ?? '');
-  const argv = ['--node', NODE, '--listen', '127.0.0.1:0', '--kubeconfig', join(dir, 'kubeconfig'), '--rules-file', join(dir, 'node.rules'),
+  const apiArgs = pki === undefined ? ['--kubeconfig', join(dir, 'kubeconfig')] : ['--api-server', server.url];
+  const argv = ['--node', NODE, '--listen', '127.0.0.1:0', ...apiArgs, '--rules-file', join(dir, 'node.rules'),
     '--config', join(dir, 'config.yaml'), '--interval', '100ms', '--jitter', '0', '--grace', '200ms', '--persist-scans', '2', '--api-max-view-age', '1s',
     '--no-follow-logs', '--no-kube-proxy-probe'];
   const { config } = loadConfig({ argv, env: {}, readFile: (p) => readFileSync(p, 'utf8') });
@@ -226,6 +243,53 @@ t.test('API down at start: /health is unknown (503), never healthy, while /livez
   t.match(await a.metrics(), /dataplane_sentinel_api_up 0/);
   t.same(a.server.patches, [], 'nothing written to the Node');
 });
+
+t.test('--api-server https://127.0.0.1:PORT, verified against the service-account CA: syncs and is healthy, reports the direct path, patches the Node with the token', async (t) => {
+  const a = await start(t, { direct: 'trusted' });
+  t.match(a.server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const h = await a.until((x) => x.body.status === 'healthy', 'healthy');
+  t.equal(h.code, 200);
+  t.match(checkOf(h, 'api'), { status: 'healthy', reason: 'ViewFresh', message: `In contact with ${a.server.url}.` }, 'the api check names the server');
+  t.match(checkOf(h, 'rules'), { status: 'healthy', reason: 'RulesInSync' });
+
+  const started = a.log.records.find((r) => r.msg === 'starting API informers');
+  t.same(started?.fields.apiPath, { source: 'api-server-flag', server: a.server.url, viaServiceClusterIP: false, credentials: 'service-account' }, 'the path in use is logged');
+  t.notOk(a.log.records.some((r) => r.msg?.startsWith('API reached through the kubernetes Service ClusterIP')), 'no ClusterIP warning');
+
+  const written = await waitFor(() => driftPatches(a.server)[0], 5000, 'the first condition patch');
+  t.match(written, { status: 'False', reason: 'RulesInSync' });
+  t.match(a.server.get('nodes', undefined, NODE)!.status.conditions.find((c: Obj) => c.type === 'ServiceRulesDrift'), { status: 'False' }, 'the Node carries it');
+  const statusPatches = a.server.requests.filter((r) => r.method === 'PATCH' && r.path === `/api/v1/nodes/${NODE}/status`);
+  t.ok(statusPatches.length > 0 && statusPatches.every((r) => r.authorization === `Bearer ${TOKEN}`), 'the status patches carry the token');
+  t.ok(a.server.requests.every((r) => r.authorization === `Bearer ${TOKEN}`), "every request carries the service account's token");
+  t.same(a.server.tlsErrors, [], 'no refused handshake');
+  t.match(await a.metrics(), /dataplane_sentinel_api_up 1/);
+});
+
+// A certificate the client must refuse: never trusted for lack of a better answer.
+for (const [which, direct, code] of [
+  ['not signed by the service-account CA', 'untrusted', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+  ['signed by the CA for another address', 'wrong-address', 'ERR_TLS_CERT_ALTNAME_INVALID'],
+] as const) {
+  t.test(`--api-server with a server certificate ${which}: refused, unreachable, never healthy, the token never sent`, async (t) => {
+    const a = await start(t, { direct });
+    const seen = new Set<string>();
+    for (let deadline = Date.now() + 1500; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      const h = await a.health();
+      seen.add(`/health ${h.code} ${h.body.status}`);
+    }
+    t.same([...seen], ['/health 503 unknown'], 'never healthy');
+    const h = await a.until((x) => checkOf(x, 'api')?.reason === 'APIUnreachable', 'the api check says unreachable');
+    t.equal(h.body.status, 'unknown');
+    t.notOk(h.body.checks.some((c) => c.status === 'unhealthy'), 'nothing is called unhealthy');
+    t.match(await a.metrics(), /dataplane_sentinel_api_up 0/);
+    t.ok(a.server.tlsErrors.length > 0, `the client refused the handshake (${a.server.tlsErrors.join(', ')})`);
+    t.same(a.server.requests, [], 'no request got through: the token was never sent');
+    const refused = a.log.records.filter((r) => r.msg === 'API view state changed' && r.fields.state === 'api-unreachable');
+    t.ok(refused.length > 0 && refused.every((r) => r.fields.code === code), `logged with the certificate's fault: ${refused.map((r) => r.fields.code).join(', ')}`);
+    t.same(a.server.patches, [], 'nothing written to the Node');
+  });
+}
 
 // Two ways to lose the API mid-run: the server goes away, or its watches go silent (no events, no bookmarks).
 for (const [how, lose, reason] of [

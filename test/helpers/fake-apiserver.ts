@@ -11,9 +11,10 @@
  *   patches (`test`/`add`/`replace`/`remove`), core/v1 Event creation; all recorded,
  * - faults: status codes (429 with Retry-After, 5xx, 410), slow and hanging responses, dropped
  *   connections, silently stalled watches, the whole server going down and up again.
- * Listens on 127.0.0.1 only.
+ * Listens on 127.0.0.1 only: plain HTTP, or HTTPS with the certificate given in `tls`.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** Resource collections served. */
@@ -61,6 +62,8 @@ export interface FakeApiServerOptions {
   maxWatchMs?: number;
   /** Record request bodies (off for big benchmarks). Default true. */
   record?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM; e.g. from test-pki.ts). Default plain HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 interface Watcher {
@@ -86,6 +89,8 @@ export class FakeApiServer {
   /** Created events. */
   readonly events: Obj[] = [];
   readonly faults: Fault[] = [];
+  /** With `tls`: failed TLS handshakes (the error's code or message), e.g. a client refusing the certificate. */
+  readonly tlsErrors: string[] = [];
   #server: http.Server;
   #opts: FakeApiServerOptions;
   #port = 0;
@@ -101,13 +106,22 @@ export class FakeApiServer {
 
   private constructor(opts: FakeApiServerOptions) {
     this.#opts = opts;
-    this.#server = http.createServer((req, res) => void this.#handle(req, res));
-    this.#server.keepAliveTimeout = 60_000;
-    this.#server.on('connection', (s) => {
+    this.#server = this.#create();
+  }
+
+  // An HTTP or HTTPS server (same handler), tracking its TCP connections.
+  #create(): http.Server {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.#handle(req, res);
+    const tls = this.#opts.tls;
+    const server: http.Server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+    server.keepAliveTimeout = 60_000;
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => this.tlsErrors.push(err.code ?? err.message));
+    server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
       this.#connections++;
       s.on('close', () => this.#sockets.delete(s));
     });
+    return server;
   }
 
   /** Starts a server on 127.0.0.1 (a random port unless given). */
@@ -117,9 +131,9 @@ export class FakeApiServer {
     return s;
   }
 
-  /** Base URL, e.g. http://127.0.0.1:34567. */
+  /** Base URL, e.g. http://127.0.0.1:34567 (https with `tls`). */
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.#opts.tls ? 'https' : 'http'}://127.0.0.1:${this.#port}`;
   }
 
   /** Current resourceVersion. */
@@ -240,12 +254,7 @@ export class FakeApiServer {
 
   /** Listens again on the same port. */
   async up(): Promise<void> {
-    this.#server = http.createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (s) => {
-      this.#sockets.add(s);
-      this.#connections++;
-      s.on('close', () => this.#sockets.delete(s));
-    });
+    this.#server = this.#create();
     await this.#listen(this.#port);
   }
 
