@@ -47,6 +47,9 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     }
     const child = await execa(process.execPath, [join(here, 'check-child.ts'), saved, viewFile, g.node], { timeout: 600_000 });
     const m = JSON.parse(child.stdout) as Record<string, number>;
+    // The same in the V8 setting the agent's scan worker runs with (a small young generation).
+    const small = await execa(process.execPath, ['--max-semi-space-size=2', join(here, 'check-child.ts'), saved, viewFile, g.node], { timeout: 600_000 });
+    const w = JSON.parse(small.stdout) as Record<string, number>;
     const c0 = performance.now();
     // the installed entry point (compiled dist/) when built, as users run it; else the sources
     const entry = existsSync(join(here, '..', 'dist', 'agent', 'main.js')) ? join(here, '..', 'bin', 'dataplane-sentinel.js') : join(here, '..', 'agent', 'main.ts');
@@ -56,6 +59,7 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     console.log(`${n} services x ${endpoints} endpoints: ${m.lines} lines, ${mb.toFixed(1)} MB`);
     console.log(`  iptables-legacy-save ${legacyMs} ms, iptables-nft-save ${nftMs} ms (baselines)`);
     console.log(`  parse ${m.parseMs?.toFixed(0)} ms + diff ${m.diffMs?.toFixed(0)} ms = ${m.parseDiffMs?.toFixed(0)} ms (${((m.linesPerSecond ?? 0) / 1e6).toFixed(2)} M lines/s), ${(Number(m.parseDiffMs) / legacyMs).toFixed(2)}x legacy-save; peak RSS ${m.maxRssMB} MB (${m.rssBeforeMB} MB with the API view, before the dump was read); verdict ${String(m.verdict) === 'in-sync' ? 'in-sync' : `drift?! ${m.findings}`}`);
+    console.log(`  with the scan worker's --max-semi-space-size=2: parse + diff ${w.parseDiffMs?.toFixed(0)} ms, peak RSS ${w.maxRssMB} MB`);
     console.log(`  check command end to end: ${e2eMs.toFixed(0)} ms (exit ${e2e.exitCode}), ${(e2eMs / legacyMs).toFixed(2)}x legacy-save`);
   }
 } finally {
