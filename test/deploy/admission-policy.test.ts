@@ -186,7 +186,7 @@ const denied = (t: Test, r: Request, message: RegExp, what: string) => {
 
 t.test('every expression of the policy parses and type-checks with optional types on', async (t) => {
   const expressions = [...policy.spec.matchConditions, ...policy.spec.variables, ...policy.spec.validations].map((e: any) => e.expression as string);
-  t.equal(expressions.length, 12);
+  t.equal(expressions.length, 13);
   for (const e of expressions) t.ok(env.parse(e).check().valid, e);
 });
 
@@ -289,10 +289,13 @@ t.test('the agent may not change labels, annotations, owners, finalizers or othe
   allowed(t, agentUpdate((n) => { n.metadata.resourceVersion = '418240'; }), 'resourceVersion bump');
 });
 
-t.test('status fields other than conditions are compared', { todo: 'the policy compares only status.conditions' }, async (t) => {
-  denied(t, agentUpdate((n) => { n.status.addresses[0].address = '10.0.99.99'; }), META_MSG, 'change InternalIP');
-  denied(t, agentUpdate((n) => { n.status.allocatable.pods = '0'; }), META_MSG, 'zero allocatable pods');
-  denied(t, agentUpdate((n) => { n.status.daemonEndpoints.kubeletEndpoint.Port = 10999; }), META_MSG, 'move the kubelet port');
+t.test('status fields other than conditions are compared', async (t) => {
+  const STATUS_MSG = "dataplane-sentinel may change only its own conditions in a Node's status.";
+  denied(t, agentUpdate((n) => { n.status.addresses[0].address = '10.0.99.99'; }), STATUS_MSG, 'change InternalIP');
+  denied(t, agentUpdate((n) => { n.status.allocatable.pods = '0'; }), STATUS_MSG, 'zero allocatable pods');
+  denied(t, agentUpdate((n) => { n.status.daemonEndpoints.kubeletEndpoint.Port = 10999; }), STATUS_MSG, 'move the kubelet port');
+  denied(t, agentUpdate((n) => { delete n.status.nodeInfo; }), STATUS_MSG, 'remove nodeInfo');
+  allowed(t, agentUpdate((n) => { Object.assign(byType(n, 'ServiceRulesDrift') ?? {}, { lastHeartbeatTime: '2026-11-22T23:59:00Z' }); }), 'a heartbeat of its own condition, everything else as it was');
 });
 
 t.test('other users and other operations are not subject to the policy', async (t) => {
