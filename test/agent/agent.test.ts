@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createAgent } from '../../agent/agent.ts';
 import { loadConfig } from '../../agent/config.ts';
-import { systemExec } from '../../agent/exec.ts';
 import { systemClock } from '../../lib/kube/deps.ts';
 import { agentHttp, eventually } from '../helpers/agent-http.ts';
 import { demoClusterText, demoItems, rulesFor } from '../helpers/demo-cluster.ts';
@@ -32,7 +31,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, extr
   const config = loadConfig({ argv: argv.map((a) => a.replace('$DIR', dir)), env: {} }).config!;
   const log = memoryLogger();
   const stop = new AbortController();
-  const agent = await createAgent({ config, log, clock: systemClock, exec: systemExec, registry: new Registry(), signal: stop.signal, version: 'test' });
+  const agent = await createAgent({ config, log, clock: systemClock, registry: new Registry(), signal: stop.signal, version: 'test' });
   const url = await agent.listen();
   t.teardown(async () => { stop.abort(); await agent.close(); rmSync(dir, { recursive: true, force: true }); });
   const { health, metrics, until } = agentHttp(url);
