@@ -95,7 +95,8 @@ export class ScanWorkerClient {
    * (within `timeoutMs` from the end of the dumps).
    */
   async scan(body: Body<'scan'>, timeoutMs: number, dumpTimeoutMs: number = timeoutMs): Promise<Extract<WorkerReply, { type: 'scan' }>> {
-    const reply = await (this.#request('scan', body, body.usePending === true ? timeoutMs : dumpTimeoutMs, timeoutMs) as Promise<Extract<WorkerReply, { type: 'scan' }>>);
+    const request = body.usePending === true ? this.#request('scan', body, timeoutMs) : this.#request('scan', body, dumpTimeoutMs, timeoutMs);
+    const reply = await (request as Promise<Extract<WorkerReply, { type: 'scan' }>>);
     if (reply.memory !== undefined) this.#memory = reply.memory;
     return reply;
   }
