@@ -27,11 +27,10 @@ import type { ClusterSource } from './cluster-source.ts';
 import { createApiClusterSource } from './api-cluster-source.ts';
 import { createFileClusterSource } from './cluster-source.ts';
 import type { AgentConfig } from './config.ts';
-import type { Exec } from './exec.ts';
+import { rulesConfig } from './config.ts';
 import { startLogMonitor } from './log-monitor.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { createRulesMonitor } from './rules-monitor.ts';
-import { createRulesSource } from './rules-source.ts';
 import { ScanWorkerClient } from './scan-worker-client.ts';
 import { startLoop } from './scheduler.ts';
 import type { Loop } from './scheduler.ts';
@@ -44,7 +43,6 @@ export interface AgentDeps {
   readonly config: AgentConfig;
   readonly log: Logger;
   readonly clock: Clock;
-  readonly exec: Exec;
   readonly registry: Registry;
   /** Stops everything when aborted (SIGTERM). */
   readonly signal: AbortSignal;
@@ -79,7 +77,8 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   const stop = new AbortController();
   const signal = AbortSignal.any([deps.signal, stop.signal]);
   const metrics = createAgentMetrics(registry, { version: deps.version });
-  const worker = new ScanWorkerClient();
+  // The worker runs the rules source itself (the dumps never enter this process).
+  const worker = new ScanWorkerClient({ rules: rulesConfig(config), log: deps.log });
   const { source: cluster, api } = await createClusterSource(deps, metrics);
   let verdict: NodeVerdict = composeVerdict([]);
   // Recomputed with the verdict, so /health never filters findings per request.
@@ -93,7 +92,6 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   const logs = startLogMonitor({ config, clock, log: deps.log, metrics, signal, onChange: () => recompute() });
   const rules = createRulesMonitor({
     config, clock, log: deps.log, metrics, cluster, worker,
-    rules: createRulesSource({ config, exec: deps.exec, log: deps.log, now: () => clock.now() }),
     onScanned: () => recompute(),
   });
 

@@ -56,6 +56,20 @@ export interface AgentConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
+/**
+ * What the rules source reads (agent/rules-source.ts): the part of the config the scan worker,
+ * which runs the dump commands, is given once when it starts.
+ */
+export type RulesConfig = Pick<AgentConfig, 'families' | 'rulesFile' | 'rules6File' | 'rulesCommand' | 'rules6Command' | 'backend' | 'hostRoot' | 'execTimeoutMs' | 'maxDumpBytes'>;
+
+/** The {@link RulesConfig} part of a config (plain data: it travels to the scan worker). */
+export function rulesConfig(c: AgentConfig): RulesConfig {
+  return {
+    families: [...c.families], rulesFile: c.rulesFile, rules6File: c.rules6File, rulesCommand: c.rulesCommand, rules6Command: c.rules6Command,
+    backend: c.backend, hostRoot: c.hostRoot, execTimeoutMs: c.execTimeoutMs, maxDumpBytes: c.maxDumpBytes,
+  };
+}
+
 /** The single source of defaults (durations as written on the command line). */
 export const DEFAULTS = Object.freeze({
   node: '',

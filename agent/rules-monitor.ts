@@ -1,8 +1,9 @@
 /**
- * One rules scan, and the state it leaves: bring the worker's cluster view up to date, dump the
- * rules (bounded commands), let the worker hash/parse/check them (the parse is skipped when the
- * dumps and the view are unchanged: the previous findings are judged again), then judge the drift
- * with grace and persistence (lib/kube/drift-judgement).
+ * One rules scan, and the state it leaves: bring the worker's cluster view up to date, let the
+ * worker dump the rules (bounded commands, agent/rules-source.ts: the dump never enters this
+ * process) and hash/parse/check them (the parse is skipped when the dumps and the view are
+ * unchanged: the previous findings are judged again), then judge the drift with grace and
+ * persistence (lib/kube/drift-judgement).
  *
  * Cost control: the CPU a scan cost (commands + worker) sets the wait before the next one, so
  * the agent uses at most `cpuBudget` of a core on average: wait = max(interval, cost / (budget - rest)),
@@ -17,13 +18,27 @@ import type { ClusterSource } from './cluster-source.ts';
 import type { AgentConfig } from './config.ts';
 import { formatDuration } from './duration.ts';
 import type { AgentMetrics } from './metrics.ts';
-import type { RulesSource } from './rules-source.ts';
 import { fromPlain } from './scan-worker-client.ts';
 import type { ScanWorkerClient } from './scan-worker-client.ts';
 import { driftItems } from './verdict.ts';
 
-/** A worker heap larger than this after a scan is given back by restarting the worker. */
-export const RECYCLE_HEAP_BYTES = 48 * 1024 * 1024;
+/**
+ * A worker heap larger than this after a scan is given back by restarting the worker. With the
+ * worker's 2 MB semi-space (scan-worker-client.ts) the heap is smaller for the same parse (at 1k
+ * Services 44 MB instead of 57 MB; 30 instead of 51 at 500), so this is 32 MiB, not the 48 MiB it
+ * was with V8's default young generation: a worker is still replaced after a parse of ~700 Services
+ * or more, and keeps ~100 MB of RSS instead of ~130 MB afterwards.
+ */
+export const RECYCLE_HEAP_BYTES = 32 * 1024 * 1024;
+
+/**
+ * How long the worker may take to dump the rules: every command is bounded by --exec-timeout (plus
+ * the 2 s execa waits before SIGKILL); a scan runs one per family, and a backend detection up to six
+ * more (two mangle tables, then both families of both backends), plus the host binaries' --version.
+ */
+export function dumpTimeoutMs(config: Pick<AgentConfig, 'execTimeoutMs' | 'families'>): number {
+  return (config.execTimeoutMs + 2000) * (config.families.length + 6) + 10_000;
+}
 
 /** What the last scans left. */
 export interface RulesState {
@@ -55,7 +70,7 @@ const FAMILY = { 4: 'IPv4', 6: 'IPv6' } as const;
 /** Builds the monitor. */
 export function createRulesMonitor(deps: {
   config: AgentConfig; clock: Clock; log: Logger; metrics: AgentMetrics;
-  rules: RulesSource; cluster: ClusterSource; worker: ScanWorkerClient; onScanned: () => void;
+  cluster: ClusterSource; worker: ScanWorkerClient; onScanned: () => void;
 }): RulesMonitor {
   const { config, clock, metrics, worker } = deps;
   const log = deps.log.child({ component: 'rules' });
@@ -107,21 +122,21 @@ export function createRulesMonitor(deps: {
         fail('DPS_ERR_CLUSTER_EMPTY', `No cluster view yet (${deps.cluster.apiInput().message})`, clock.now(), started, cpuSeconds, []);
         return;
       }
-      const { dumps, failures } = await deps.rules.dump(signal);
-      cpuSeconds += [...dumps, ...failures].reduce((n, d) => n + d.cpuSeconds, 0);
-      if (failures.length > 0) {
-        const f = failures[0]!;
-        fail(f.error.code, shortError(f.error), clock.now(), started, cpuSeconds, [...dumps, ...failures]);
-        return;
-      }
       const reuse = state.lastFull !== undefined && state.lastFull.clusterVersion === view.version;
       const request = { nodeName: config.node, previousHashes: hashes, reuse, ...(view.seq === undefined ? {} : { clusterSeq: view.seq }) };
-      let reply = await worker.scan({ ...request, dumps: dumps.map((d) => ({ family: d.family, source: d.source, bytes: d.bytes })) }, config.scanTimeoutMs);
-      cpuSeconds += reply.cpuMs / 1000;
+      let reply = await worker.scan(request, config.scanTimeoutMs, dumpTimeoutMs(config));
+      // the dump commands (their CPU, as the worker measured it) and what the worker did with them
+      const { dumps, failures } = reply;
+      cpuSeconds += reply.cpuMs / 1000 + [...dumps, ...failures].reduce((n, d) => n + d.cpuSeconds, 0);
+      if (failures.length > 0) {
+        const error = fromPlain(failures[0]!.error);
+        fail(error.code, shortError(error), clock.now(), started, cpuSeconds, [...dumps, ...failures]);
+        return;
+      }
       if (reply.needCluster === true) {
         // A new worker holds no view (or another one): load it only now that a full check is needed.
         cpuSeconds += (await deps.cluster.ensureLoaded(worker)) / 1000;
-        reply = await worker.scan({ ...request, dumps: [], usePending: true }, config.scanTimeoutMs);
+        reply = await worker.scan({ ...request, usePending: true }, config.scanTimeoutMs);
         cpuSeconds += reply.cpuMs / 1000;
         if (reply.needCluster === true) {
           fail('DPS_ERR_AGENT_WORKER', 'The scan worker could not be given the cluster view', clock.now(), started, cpuSeconds, dumps);

@@ -4,6 +4,8 @@
  *  - a command (`--rules-command`): split like a command line, run without a shell;
  *  - the node's own `iptables-save` / `ip6tables-save` of the backend the node uses.
  * Read only: nothing here writes rules or takes the xtables lock (`*-save` never does).
+ * It runs in the scan worker (agent/scan-worker.ts), so a dump never passes through the agent's
+ * main process; what it learned about the node ({@link RulesMemory}) is handed to the next worker.
  */
 import { parseCommandString } from 'execa';
 import { existsSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import { agentError } from '../lib/errors.ts';
 import type { AgentError } from '../lib/errors.ts';
 import type { Logger } from '../lib/kube/deps.ts';
-import type { AgentConfig } from './config.ts';
+import type { RulesConfig } from './config.ts';
 import { detectBackend } from './detect-backend.ts';
 import type { Exec } from './exec.ts';
 
@@ -42,6 +44,14 @@ export interface DumpFailure {
 export interface RulesSource {
   /** Reads every configured family; failures are returned, never thrown. */
   dump(signal: AbortSignal): Promise<{ dumps: Dump[]; failures: DumpFailure[] }>;
+  /** What it learned so far (the backend, the host's programs): give it to a successor. */
+  memory(): RulesMemory;
+}
+
+/** What a rules source learned about the node, as plain data (it outlives a scan worker). */
+export interface RulesMemory {
+  readonly backend: { readonly name: 'legacy' | 'nft'; readonly why: string; readonly at: number } | undefined;
+  readonly hostPrograms: readonly (readonly [string, { readonly file: string; readonly args: readonly string[] }])[];
 }
 
 type Plan = { family: 4 | 6; kind: 'file'; path: string } | { family: 4 | 6; kind: 'command'; file: string; args: string[]; line: string } | { family: 4 | 6; kind: 'save' };
@@ -49,8 +59,8 @@ type Plan = { family: 4 | 6; kind: 'file'; path: string } | { family: 4 | 6; kin
 /** How often the node's backend is detected again (cheap: two mangle-table dumps). */
 const REDETECT_MS = 30 * 60_000;
 
-/** Builds the source from the config. */
-export function createRulesSource(deps: { config: AgentConfig; exec: Exec; log: Logger; now: () => number }): RulesSource {
+/** Builds the source from the config; `memory`: what a predecessor learned (no detection again). */
+export function createRulesSource(deps: { config: RulesConfig; exec: Exec; log: Logger; now: () => number; memory?: RulesMemory }): RulesSource {
   const { config, exec } = deps;
   const log = deps.log.child({ component: 'rules-source' });
   const plans: Plan[] = config.families.map((family) => {
@@ -63,15 +73,15 @@ export function createRulesSource(deps: { config: AgentConfig; exec: Exec; log: 
     }
     return { family, kind: 'save' };
   });
-  let backend: { name: 'legacy' | 'nft'; why: string; at: number } | undefined;
-  const hostPrograms = new Map<string, { file: string; args: string[] }>();
+  let backend: RulesMemory['backend'] = deps.memory?.backend;
+  const hostPrograms = new Map<string, { file: string; args: readonly string[] }>(deps.memory?.hostPrograms);
 
   // The program to run for a family: the image's, or the host's through chroot when they differ.
-  const program = async (name: string, signal: AbortSignal): Promise<{ file: string; args: string[] }> => {
+  const program = async (name: string, signal: AbortSignal): Promise<{ file: string; args: readonly string[] }> => {
     if (config.hostRoot === '') return { file: name, args: [] };
     const cached = hostPrograms.get(name);
     if (cached !== undefined) return cached;
-    let chosen = { file: name, args: [] as string[] };
+    let chosen: { file: string; args: readonly string[] } = { file: name, args: [] };
     const onHost = ['usr/sbin', 'sbin', 'usr/bin'].map((d) => join(config.hostRoot, d, name)).find((p) => existsSync(p));
     if (onHost !== undefined) {
       const request = { timeoutMs: 5000, maxBytes: 4096, signal };
@@ -105,7 +115,7 @@ export function createRulesSource(deps: { config: AgentConfig; exec: Exec; log: 
       }
     }
     let file: string;
-    let args: string[];
+    let args: readonly string[];
     let name: string;
     if (plan.kind === 'command') {
       ({ file, args } = plan);
@@ -138,5 +148,6 @@ export function createRulesSource(deps: { config: AgentConfig; exec: Exec; log: 
       }
       return { dumps, failures };
     },
+    memory: () => ({ backend, hostPrograms: [...hostPrograms] }),
   };
 }

@@ -1,9 +1,13 @@
 /**
- * The scan worker (a child process of the agent): everything CPU-heavy of a scan happens here, off
+ * The scan worker (a child process of the agent): everything heavy of a scan happens here, off
  * the event loop that serves /health and /metrics, in a heap of its own whose memory the kernel takes
- * back when the process is replaced (a worker thread's big heap stalled the agent while it was freed): hashing the dumps, parsing them, reading the
- * cluster objects, and the check itself. It keeps the current cluster view between scans; the
- * main thread owns everything else (commands, judgement, metrics, HTTP).
+ * back when the process is replaced (a worker thread's big heap stalled the agent while it was freed):
+ * running the rules source (iptables-save of the detected backend, --rules-command or --rules-file:
+ * agent/rules-source.ts, configured once by an `init` message), hashing the dumps, parsing them,
+ * reading the cluster objects, and the check itself. A dump (~50 MB at 10k Services) therefore never
+ * passes through the agent's main process. It keeps the current cluster view between scans; the
+ * main process owns everything else (judgement, metrics, HTTP). Its log lines go to the agent's
+ * logger as `log` messages.
  *
  * The API view arrives whole once (a new worker) and then as the objects that changed
  * (`cluster-delta`), each load and delta numbered: a scan names the number of the view it must be
@@ -17,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { deserialize, getHeapStatistics } from 'node:v8';
 import { isAgentError } from '../lib/errors.ts';
+import type { Logger } from '../lib/kube/deps.ts';
 import { parseNodeRules } from '../lib/kubeproxy/parse-node-rules.ts';
 import type { Ruleset } from '../lib/iptables/types.ts';
 import { checkNode } from '../lib/kubeproxy/check-node.ts';
@@ -25,7 +30,11 @@ import type { ClusterView, InputProblem } from '../lib/kubeproxy/cluster.ts';
 import { ClusterStore } from '../lib/kubeproxy/cluster-store.ts';
 import { unpackApiItems } from '../lib/kube/packed-slice.ts';
 import type { ObjectCounts, ObjectRef } from '../lib/kubeproxy/cluster-store.ts';
+import type { RulesConfig } from './config.ts';
+import { systemExec } from './exec.ts';
 import { readCluster } from './read-cluster.ts';
+import { createRulesSource } from './rules-source.ts';
+import type { Dump, DumpFailure, RulesMemory, RulesSource } from './rules-source.ts';
 import { rulesetHash } from './ruleset-hash.ts';
 
 /**
@@ -34,14 +43,20 @@ import { rulesetHash } from './ruleset-hash.ts';
  */
 export type ClusterSource = { kind: 'file'; path: string } | { kind: 'objects'; items: unknown[] } | { kind: 'encoded'; bytes: Uint8Array; ends: number[] };
 
-/** Requests from the main thread. */
+/** Requests from the main process (`init`, sent first to every new worker, has no reply). */
 export type WorkerRequest =
+  /** The rules source's config, and what a previous worker's source learned. */
+  | { type: 'init'; rules: RulesConfig; memory: RulesMemory | undefined }
   /** The whole view; `seq` numbers an API view (objects). */
   | { type: 'load-cluster'; id: number; source: ClusterSource; fingerprints: boolean; seq?: number }
   /** The API objects that changed since view `from`, making view `to` with `counts` objects. */
   | { type: 'cluster-delta'; id: number; from: number; to: number; upserts: unknown[]; deletes: ObjectRef[]; counts: ObjectCounts }
-  /** `clusterSeq`: the number of the view to check against (API views), when the agent knows it. */
-  | { type: 'scan'; id: number; nodeName: string; dumps: { family: 4 | 6; source: string; bytes: Uint8Array }[]; previousHashes: Record<string, string>; reuse: boolean; usePending?: boolean; clusterSeq?: number };
+  /**
+   * Dump the rules, then hash, parse and check them. `clusterSeq`: the number of the view to check
+   * against (API views), when the agent knows it. `usePending`: check the dumps of the previous scan
+   * (answered `needCluster`) instead of dumping again.
+   */
+  | { type: 'scan'; id: number; nodeName: string; previousHashes: Record<string, string>; reuse: boolean; usePending?: boolean; clusterSeq?: number };
 
 /** A coded error as plain data. */
 export interface PlainError {
@@ -50,17 +65,37 @@ export interface PlainError {
   where: string | undefined;
 }
 
-/** Replies. */
+/** A dump as reported to the agent (for metrics and logs): everything but its bytes. */
+export type DumpInfo = Omit<Dump, 'bytes'>;
+
+/** A dump that failed, its error as plain data. */
+export type DumpFailureInfo = Omit<DumpFailure, 'error'> & { error: PlainError };
+
+/** Messages that are not replies: a log line; the dumps of scan `id` are in (the parse starts). */
+export type WorkerNotice =
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; bindings: Record<string, unknown>; obj: object | string; msg: string | undefined }
+  | { type: 'dumped'; id: number };
+
+/**
+ * Replies. A scan's `dumps` and `failures` describe the commands it ran (none with `usePending`);
+ * with failures nothing was hashed or parsed. `memory`: what the rules source has learned.
+ */
 export type WorkerReply =
   | { type: 'cluster'; id: number; ok: true; services: number; slices: number; nodes: number; skipped: { where: string; object: string; reason: string }[]; fingerprints: [string, string][] | undefined; cpuMs: number }
   | { type: 'cluster'; id: number; ok: false; error: PlainError; cpuMs: number }
-  | { type: 'scan'; id: number; hashes: Record<string, string>; unchanged: boolean; needCluster?: boolean; result: NodeCheckResult | undefined; error: PlainError | undefined; parseMs: number; checkMs: number; cpuMs: number; heapBytes: number; counts?: { family: number; rules: number; chains: number }[] };
+  | {
+    type: 'scan'; id: number; dumps: DumpInfo[]; failures: DumpFailureInfo[]; memory: RulesMemory | undefined;
+    hashes: Record<string, string>; unchanged: boolean; needCluster?: boolean; result: NodeCheckResult | undefined; error: PlainError | undefined;
+    parseMs: number; checkMs: number; cpuMs: number; heapBytes: number; counts?: { family: number; rules: number; chains: number }[];
+  };
 
 // The view: read from a file, or kept object by object (API); its number (API only).
 let cluster: ClusterView | ClusterStore | undefined;
 let clusterSeq: number | undefined;
-// Dumps kept while the main thread loads the cluster view (the worker starts without one).
-let pending: Extract<WorkerRequest, { type: 'scan' }>['dumps'] = [];
+// Dumps kept while the main process loads the cluster view (the worker starts without one).
+let pending: Dump[] = [];
+// Set by `init`.
+let rules: RulesSource | undefined;
 
 function plain(error: unknown): PlainError {
   if (isAgentError(error)) return { code: error.code, message: error.message, where: error.where };
@@ -143,47 +178,76 @@ function currentView(): ClusterView | undefined {
   return cluster instanceof ClusterStore ? cluster.view() : cluster;
 }
 
-function scan(req: Extract<WorkerRequest, { type: 'scan' }>): WorkerReply {
+// The scan's commands: the rules source's dumps, or the pending ones; the reply's `dumps`/`failures`.
+async function readDumps(request: Extract<WorkerRequest, { type: 'scan' }>): Promise<{ dumps: Dump[]; info: Pick<Extract<WorkerReply, { type: 'scan' }>, 'dumps' | 'failures'> }> {
+  if (request.usePending === true) return { dumps: pending, info: { dumps: [], failures: [] } };
+  if (rules === undefined) throw Object.assign(new Error('The scan worker was given no rules configuration'), { code: 'DPS_ERR_INTERNAL' });
+  const read = await rules.dump(NEVER);
+  const info = (d: Dump | DumpFailure): DumpInfo => ({ family: d.family, backend: d.backend, source: d.source, durationMs: d.durationMs, cpuSeconds: d.cpuSeconds });
+  return { dumps: read.dumps, info: { dumps: read.dumps.map(info), failures: read.failures.map((f) => ({ ...info(f), error: plain(f.error) })) } };
+}
+
+async function scan(request: Extract<WorkerRequest, { type: 'scan' }>): Promise<WorkerReply> {
   const start = process.threadCpuUsage();
-  const request = req.usePending === true ? { ...req, dumps: pending } : req;
-  pending = [];
-  const hashes: Record<string, string> = {};
-  for (const d of request.dumps) hashes[d.family] = rulesetHash(d.bytes);
-  const reply = { type: 'scan' as const, id: request.id, hashes, parseMs: 0, checkMs: 0 };
-  const same = request.dumps.every((d) => request.previousHashes[d.family] === hashes[d.family]);
-  if (request.reuse && same) {
-    return { ...reply, unchanged: true, result: undefined, error: undefined, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size };
+  const base = { type: 'scan' as const, id: request.id, hashes: {}, parseMs: 0, checkMs: 0, dumps: [], failures: [] };
+  const done = (r: Omit<Extract<WorkerReply, { type: 'scan' }>, 'cpuMs' | 'heapBytes' | 'memory'>): WorkerReply =>
+    ({ ...r, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size, memory: rules?.memory() });
+  let read: Awaited<ReturnType<typeof readDumps>>;
+  try {
+    read = await readDumps(request);
+  } catch (error) {
+    return done({ ...base, unchanged: false, result: undefined, error: plain(error) });
   }
+  pending = [];
+  if (read.info.failures.length > 0) return done({ ...base, ...read.info, unchanged: false, result: undefined, error: undefined });
+  // the commands are done: the agent's --scan-timeout bounds what follows
+  notify({ type: 'dumped', id: request.id });
+  const dumps = read.dumps;
+  const hashes: Record<string, string> = {};
+  for (const d of dumps) hashes[d.family] = rulesetHash(d.bytes);
+  const reply = { ...base, ...read.info, hashes };
+  const same = dumps.every((d) => request.previousHashes[d.family] === hashes[d.family]);
+  if (request.reuse && same) return done({ ...reply, unchanged: true, result: undefined, error: undefined });
   const view = request.clusterSeq === undefined || request.clusterSeq === clusterSeq ? currentView() : undefined;
   if (view === undefined) {
-    pending = request.dumps;
-    return { ...reply, unchanged: false, needCluster: true, result: undefined, error: undefined, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size };
+    pending = dumps;
+    return done({ ...reply, unchanged: false, needCluster: true, result: undefined, error: undefined });
   }
   try {
     const t0 = performance.now();
-    const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = request.dumps.map((d) => ({
+    const parsed: { family: 4 | 6; rulesets: Ruleset[] }[] = dumps.map((d) => ({
       family: d.family,
       rulesets: parseNodeRules(d.bytes, d.source),
     }));
-    for (const r of rules) {
+    for (const r of parsed) {
       const wrong = r.rulesets.find((s) => s.family !== undefined && s.family !== (r.family === 4 ? 'ipv4' : 'ipv6'));
       if (wrong !== undefined) throw Object.assign(new Error(`Expected ${r.family === 4 ? 'iptables-save' : 'ip6tables-save'} output, got ${wrong.generator ?? 'the other family'}`), { code: 'DPS_ERR_RULES_FAMILY', where: wrong.source });
     }
     const t1 = performance.now();
-    const result = checkNode({ rules, cluster: view, nodeName: request.nodeName });
+    const result = checkNode({ rules: parsed, cluster: view, nodeName: request.nodeName });
     const t2 = performance.now();
     // The checked ruleset of each family is the one with the most rules (several when backends are mixed).
-    const counts = rules.map((r) => {
+    const counts = parsed.map((r) => {
       const main = [...r.rulesets].sort((a, b) => b.ruleCount - a.ruleCount)[0];
       let chains = 0;
       for (const t of main?.tables.values() ?? []) chains += t.chains.size;
       return { family: r.family, rules: main?.ruleCount ?? 0, chains };
     });
-    return { ...reply, unchanged: false, result, error: undefined, parseMs: t1 - t0, checkMs: t2 - t1, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size, counts };
+    return done({ ...reply, unchanged: false, result, error: undefined, parseMs: t1 - t0, checkMs: t2 - t1, counts });
   } catch (error) {
-    return { ...reply, unchanged: false, result: undefined, error: plain(error), cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size };
+    return done({ ...reply, unchanged: false, result: undefined, error: plain(error) });
   }
 }
+
+// Log lines go to the agent's logger (bindings included), in order with the replies.
+function ipcLogger(bindings: Record<string, unknown>): Logger {
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (obj: object | string, msg?: string): void => notify({ type: 'log', level, bindings, obj, msg });
+  return { child: (b) => ipcLogger({ ...bindings, ...b }), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+// The dumps are never cancelled: the agent stops a worker by killing its process group.
+const NEVER = new AbortController().signal;
+const notify = (n: WorkerNotice): void => { process.send?.(n); };
 
 // The parse competes with the process that serves /health: run it at the lowest priority.
 try {
@@ -194,9 +258,10 @@ try {
 
 const reply = (r: WorkerReply): void => { process.send?.(r); };
 process.on('message', (request: WorkerRequest) => {
-  if (request.type === 'load-cluster') void loadCluster(request).then(reply);
+  if (request.type === 'init') rules = createRulesSource({ config: request.rules, exec: systemExec, log: ipcLogger({}), now: Date.now, ...(request.memory === undefined ? {} : { memory: request.memory }) });
+  else if (request.type === 'load-cluster') void loadCluster(request).then(reply);
   else if (request.type === 'cluster-delta') reply(applyDelta(request));
-  else reply(scan(request));
+  else void scan(request).then(reply);
 });
 // The agent went away (crash, kill -9): nothing to do without it.
 process.on('disconnect', () => process.exit(0));

@@ -13,7 +13,6 @@ import { formatError } from '../../lib/errors.ts';
 import { systemClock } from '../../lib/kube/deps.ts';
 import { createAgent } from '../agent.ts';
 import { loadConfig } from '../config.ts';
-import { systemExec } from '../exec.ts';
 
 /** The package version (also in main's --version). */
 const VERSION = '0.1.0';
@@ -35,7 +34,7 @@ export async function runAgent(argv: readonly string[], io: CliIo): Promise<numb
   const log = pino({ level: config.logLevel, base: { node: config.node } }, io.stdout as unknown as DestinationStream);
   let agent;
   try {
-    agent = await createAgent({ config, log, clock: systemClock, exec: systemExec, registry: new Registry(), signal: io.signal, version: VERSION, env: io.env });
+    agent = await createAgent({ config, log, clock: systemClock, registry: new Registry(), signal: io.signal, version: VERSION, env: io.env });
     await agent.listen();
   } catch (error) {
     io.stderr.write(`dataplane-sentinel agent: ${formatError(error)}\n`);

@@ -27,7 +27,6 @@ import { renderKubeProxyRules } from '../../lib/kubeproxy/render.ts';
 import { createAgent } from '../agent.ts';
 import { loadConfig } from '../config.ts';
 import { createDemoNode } from '../demo-node.ts';
-import { systemExec } from '../exec.ts';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/demo/', import.meta.url));
 const NODE = 'demo-node';
@@ -67,7 +66,7 @@ export async function runDemo(_argv: readonly string[], io: CliIo): Promise<numb
         '--log-path', join(dir, 'calico-cni.log'), '--log-state-file', join(dir, 'positions.json'), '--no-journal', '--no-kube-proxy-probe'],
       env: {}, readFile: (p) => readFileSync(p, 'utf8'),
     });
-    agent = await createAgent({ config: loaded.config!, log: pino({ level: 'info' }, sink), clock: systemClock, exec: systemExec, registry: new Registry(), signal, version: 'demo' });
+    agent = await createAgent({ config: loaded.config!, log: pino({ level: 'info' }, sink), clock: systemClock, registry: new Registry(), signal, version: 'demo' });
     const url = await agent.listen();
     say(`agent listening on ${url} (GET /health, /metrics, /livez, /readyz)\n`);
     const show = showAgentLog(lines, say);

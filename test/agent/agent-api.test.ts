@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createAgent } from '../../agent/agent.ts';
 import { loadConfig } from '../../agent/config.ts';
-import { systemExec } from '../../agent/exec.ts';
 import { TAINT_KEY } from '../../lib/kube/conditions.ts';
 import { systemClock } from '../../lib/kube/deps.ts';
 import { agentHttp, checkOf } from '../helpers/agent-http.ts';
@@ -93,7 +92,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: S
   const log = memoryLogger();
   const stop = new AbortController();
   const agent = await createAgent({
-    config: config!, log, clock: systemClock, exec: systemExec, registry: new Registry(), signal: stop.signal, version: 'test',
+    config: config!, log, clock: systemClock, registry: new Registry(), signal: stop.signal, version: 'test',
     serviceAccountDir: dir, random: () => 0,
   });
   const url = await agent.listen();

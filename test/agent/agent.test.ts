@@ -1,5 +1,5 @@
 // The wired agent over real HTTP on 127.0.0.1 with real files and processes: healthy when the rules
-// match, and for every bad input (iptables-save missing, failing, hanging, printing garbage; the
+// match, and for every bad input (iptables-save missing, failing, hanging, printing garbage or too much; the
 // cluster file invalid; a log directory missing) it keeps serving, says Unknown with the reason,
 // and counts it in /metrics. It stops within 5 s.
 import t from 'tap';
@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { createAgent } from '../../agent/agent.ts';
 import { loadConfig } from '../../agent/config.ts';
-import { systemExec } from '../../agent/exec.ts';
 import { systemClock } from '../../lib/kube/deps.ts';
 import { agentHttp, eventually } from '../helpers/agent-http.ts';
 import { demoClusterText, demoItems, rulesFor } from '../helpers/demo-cluster.ts';
-import { memoryLogger } from '../helpers/kube-testing.ts';
+import { memoryLogger, waitFor } from '../helpers/kube-testing.ts';
+import { processesRunning } from '../helpers/processes.ts';
 
 const clusterText = demoClusterText;
 const rules = rulesFor(demoItems());
@@ -32,7 +32,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, extr
   const config = loadConfig({ argv: argv.map((a) => a.replace('$DIR', dir)), env: {} }).config!;
   const log = memoryLogger();
   const stop = new AbortController();
-  const agent = await createAgent({ config, log, clock: systemClock, exec: systemExec, registry: new Registry(), signal: stop.signal, version: 'test' });
+  const agent = await createAgent({ config, log, clock: systemClock, registry: new Registry(), signal: stop.signal, version: 'test' });
   const url = await agent.listen();
   t.teardown(async () => { stop.abort(); await agent.close(); rmSync(dir, { recursive: true, force: true }); });
   const { health, metrics, until } = agentHttp(url);
@@ -75,6 +75,7 @@ for (const [name, args, code] of [
   ['failing', ['--rules-command', fixture('fail.sh')], 'DPS_ERR_AGENT_EXEC_FAILED'],
   ['hanging', ['--rules-command', fixture('hang.sh'), '--exec-timeout', '300ms'], 'DPS_ERR_AGENT_EXEC_TIMEOUT'],
   ['missing', ['--rules-command', 'no-such-iptables-save'], 'DPS_ERR_AGENT_EXEC_NOT_FOUND'],
+  ['printing too much', ['--rules-command', `${fixture('print.sh')} $DIR/node.rules`, '--max-dump-bytes', '1024'], 'DPS_ERR_AGENT_EXEC_OUTPUT_LIMIT'],
 ] as const) {
   t.test(`iptables-save ${name}: the agent keeps serving, /health is unknown with the reason, metrics count it`, async (t) => {
     const a = await start(t, [...args]);
@@ -106,11 +107,14 @@ t.test('a missing log directory makes the log checks unknown; --unknown-status 2
   t.match(h.body.checks.find((c) => c.name === 'kube-proxy-logs')?.message, /no-such-dir/);
 });
 
-t.test('close() stops everything within 5 s, even during a hanging command', async (t) => {
-  const a = await start(t, ['--rules-command', fixture('hang.sh')]);
-  await new Promise((r) => setTimeout(r, 300));
+t.test('close() stops everything within 5 s, even during a hanging command, which the worker does not leave behind', async (t) => {
+  const token = `32.${process.pid}${Date.now() % 1000}`;
+  const a = await start(t, ['--rules-command', `sleep ${token}`]);
+  await waitFor(() => processesRunning(['sleep', token]) === 1, 5000, 'the command running in the worker');
   const started = Date.now();
   await a.agent.close();
   t.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
   await t.rejects(fetch(`${a.url}/health`));
+  await waitFor(() => processesRunning(['sleep', token]) === 0, 1000, 'the command gone');
+  t.pass('the command is gone');
 });
