@@ -87,9 +87,13 @@ export type WorkerReply =
     type: 'scan'; id: number; dumps: DumpInfo[]; failures: DumpFailureInfo[]; memory: RulesMemory | undefined;
     hashes: Record<string, string>; unchanged: boolean; needCluster?: boolean; result: NodeCheckResult | undefined; error: PlainError | undefined;
     parseMs: number; checkMs: number; cpuMs: number; heapBytes: number; counts?: { family: number; rules: number; chains: number }[];
+    /** How much the worker's RSS grew since it started (a big dump's buffers, even when unchanged). */
+    rssGrowthBytes: number;
   };
 
 // The view: read from a file, or kept object by object (API); its number (API only).
+// The worker's RSS once its modules are loaded: what it grows beyond this is given back by a restart.
+const START_RSS = process.memoryUsage.rss();
 let cluster: ClusterView | ClusterStore | undefined;
 let clusterSeq: number | undefined;
 // Dumps kept while the main process loads the cluster view (the worker starts without one).
@@ -190,8 +194,8 @@ async function readDumps(request: Extract<WorkerRequest, { type: 'scan' }>): Pro
 async function scan(request: Extract<WorkerRequest, { type: 'scan' }>): Promise<WorkerReply> {
   const start = process.threadCpuUsage();
   const base = { type: 'scan' as const, id: request.id, hashes: {}, parseMs: 0, checkMs: 0, dumps: [], failures: [] };
-  const done = (r: Omit<Extract<WorkerReply, { type: 'scan' }>, 'cpuMs' | 'heapBytes' | 'memory'>): WorkerReply =>
-    ({ ...r, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size, memory: rules?.memory() });
+  const done = (r: Omit<Extract<WorkerReply, { type: 'scan' }>, 'cpuMs' | 'heapBytes' | 'memory' | 'rssGrowthBytes'>): WorkerReply =>
+    ({ ...r, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size, memory: rules?.memory(), rssGrowthBytes: process.memoryUsage.rss() - START_RSS });
   let read: Awaited<ReturnType<typeof readDumps>>;
   try {
     read = await readDumps(request);
