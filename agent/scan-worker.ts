@@ -106,8 +106,18 @@ function plain(error: unknown): PlainError {
   return { code: 'DPS_ERR_INTERNAL', message: error instanceof Error ? error.message : String(error), where: undefined };
 }
 
+// The CPU the worker spent starting (Node and its modules), charged to its first request: a worker
+// started per big scan costs this every scan, and the CPU budget must see it.
+let startupCpu: NodeJS.CpuUsage | undefined = process.cpuUsage();
+
+// CPU of the whole worker process (GC threads included) since `since`, plus its start-up once.
 function cpuMs(since: NodeJS.CpuUsage): number {
-  const u = process.threadCpuUsage(since);
+  const u = process.cpuUsage(since);
+  if (startupCpu !== undefined) {
+    u.user += startupCpu.user;
+    u.system += startupCpu.system;
+    startupCpu = undefined;
+  }
   return (u.user + u.system) / 1000;
 }
 
@@ -125,7 +135,7 @@ function fingerprints(view: ClusterView): [string, string][] {
 }
 
 async function loadCluster(request: Extract<WorkerRequest, { type: 'load-cluster' }>): Promise<WorkerReply> {
-  const start = process.threadCpuUsage();
+  const start = process.cpuUsage();
   try {
     let view: ClusterView;
     if (request.source.kind === 'file') {
@@ -146,7 +156,7 @@ async function loadCluster(request: Extract<WorkerRequest, { type: 'load-cluster
 
 // Applies the changes to the API view; one out of step drops the view (the agent sends it whole).
 function applyDelta(request: Extract<WorkerRequest, { type: 'cluster-delta' }>): WorkerReply {
-  const start = process.threadCpuUsage();
+  const start = process.cpuUsage();
   const store = cluster;
   if (!(store instanceof ClusterStore) || clusterSeq !== request.from) {
     return outOfStep(request.id, `the worker holds view ${String(clusterSeq)}, the changes follow view ${request.from}`, start);
@@ -192,7 +202,7 @@ async function readDumps(request: Extract<WorkerRequest, { type: 'scan' }>): Pro
 }
 
 async function scan(request: Extract<WorkerRequest, { type: 'scan' }>): Promise<WorkerReply> {
-  const start = process.threadCpuUsage();
+  const start = process.cpuUsage();
   const base = { type: 'scan' as const, id: request.id, hashes: {}, parseMs: 0, checkMs: 0, dumps: [], failures: [] };
   const done = (r: Omit<Extract<WorkerReply, { type: 'scan' }>, 'cpuMs' | 'heapBytes' | 'memory' | 'rssGrowthBytes'>): WorkerReply =>
     ({ ...r, cpuMs: cpuMs(start), heapBytes: getHeapStatistics().total_heap_size, memory: rules?.memory(), rssGrowthBytes: process.memoryUsage.rss() - START_RSS });

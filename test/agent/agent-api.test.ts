@@ -87,7 +87,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: S
   const apiArgs = pki === undefined ? ['--kubeconfig', join(dir, 'kubeconfig')] : ['--api-server', server.url];
   const argv = ['--node', NODE, '--listen', '127.0.0.1:0', ...apiArgs, '--rules-file', join(dir, 'node.rules'),
     '--config', join(dir, 'config.yaml'), '--interval', '100ms', '--jitter', '0', '--grace', '200ms', '--persist-scans', '2', '--api-max-view-age', '1s',
-    '--no-follow-logs', '--no-kube-proxy-probe'];
+    '--no-follow-logs', '--no-kube-proxy-probe', '--cpu-budget', '1'];
   const { config } = loadConfig({ argv, env: {}, readFile: (p) => readFileSync(p, 'utf8') });
   const log = memoryLogger();
   const stop = new AbortController();

@@ -29,6 +29,9 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, extr
   const argv = ['--node', 'demo-node', '--listen', '127.0.0.1:0', '--cluster-file', join(dir, 'cluster.yaml'), '--interval', '100ms', '--jitter', '0',
     '--grace', '0s', '--persist-scans', '1', '--pod-log-dir', join(dir, 'pods'), '--log-state-file', join(dir, 'state.json'), '--no-journal', '--no-kube-proxy-probe', ...extra];
   if (!extra.some((a) => a.startsWith('--rules'))) argv.push('--rules-file', join(dir, 'node.rules'));
+  // Scans back to back (the budget's stretching has its own test below): a worker's start-up alone
+  // is ~0.3 CPU-s from the sources, which would stretch the 100 ms interval to seconds.
+  if (!extra.includes('--cpu-budget')) argv.push('--cpu-budget', '1');
   const config = loadConfig({ argv: argv.map((a) => a.replace('$DIR', dir)), env: {} }).config!;
   const log = memoryLogger();
   const stop = new AbortController();
@@ -58,6 +61,14 @@ t.test('a node whose rules match is healthy; /metrics passes promtool; a log lin
   const seen = await eventually(async () => /log_matches_total\{class="proxy-sync-failure",component="kube-proxy"\} 1/.test(await a.metrics()), 3000);
   t.ok(seen, 'the match is counted');
   t.ok(Date.now() - at < 1500, `shown within ~1 s (${Date.now() - at} ms)`);
+});
+
+t.test('the scan interval stretches to keep the CPU budget', async (t) => {
+  const a = await start(t, ['--cpu-budget', '0.05']);
+  await a.until((x) => x.body.status === 'healthy', 'healthy');
+  const m = /^dataplane_sentinel_scan_interval_seconds (\S+)$/m.exec(await a.metrics());
+  // the first scan started a worker (Node and its modules: well over 5 ms of CPU), so 100 ms at 5% cannot hold
+  t.ok(m !== null && Number(m[1]) > 0.1, `interval ${m?.[1]} s is stretched beyond the configured 0.1 s`);
 });
 
 t.test('unchanged dumps skip the parse; a changed dump counts as a ruleset change', async (t) => {
