@@ -192,7 +192,8 @@ export function createRulesMonitor(deps: {
       measureRest();
       const next = intervalMs();
       metrics.setInterval(next / 1000);
-      const nowStretched = next > config.intervalMs * 1.05;
+      // With some hysteresis, so that an interval hovering near the configured one logs nothing.
+      const nowStretched = stretched ? next > config.intervalMs * 1.2 : next > config.intervalMs * 1.5;
       if (nowStretched !== stretched) {
         stretched = nowStretched;
         if (stretched) log.info({ intervalMs: Math.round(next), scanCpuSeconds: cpuSeconds, cpuBudget: config.cpuBudget }, `scan interval stretched to ${formatDuration(next)} to keep scans within the CPU budget`);

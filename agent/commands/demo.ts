@@ -62,7 +62,9 @@ export async function runDemo(_argv: readonly string[], io: CliIo): Promise<numb
     const sink = new Writable({ write(chunk: Buffer, _e, done) { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
     const loaded = loadConfig({
       argv: ['--node', NODE, '--listen', '127.0.0.1:0', '--cluster-file', clusterFile, ...node.agentFlags, '--config', join(dir, 'agent.yaml'),
-        '--interval', '250ms', '--jitter', '0', '--grace', '1s', '--persist-scans', '2', '--pod-log-dir', join(dir, 'pods'),
+        // scans every 250 ms of a tiny ruleset; no CPU budget: starting the scan worker from the sources
+        // alone (~0.3 CPU-s) would stretch the interval to seconds at the default 5%
+        '--interval', '250ms', '--jitter', '0', '--cpu-budget', '1', '--grace', '1s', '--persist-scans', '2', '--pod-log-dir', join(dir, 'pods'),
         '--log-path', join(dir, 'calico-cni.log'), '--log-state-file', join(dir, 'positions.json'), '--no-journal', '--no-kube-proxy-probe'],
       env: {}, readFile: (p) => readFileSync(p, 'utf8'),
     });
