@@ -4,13 +4,15 @@
  * their code, message and place.
  */
 import { Worker } from 'node:worker_threads';
-import { AgentError, ERROR_CODES } from '../lib/errors.ts';
+import { AgentError } from '../lib/errors.ts';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
+import { fromPlain } from './plain-error.ts';
+import type { PlainError } from './plain-error.ts';
 
 /** What the thread posts back. */
 export type AsideReply =
   | { ok: true; view: ClusterView }
-  | { ok: false; error: { code: string; message: string; where: string | undefined } };
+  | { ok: false; error: PlainError };
 
 /** A read in progress: `view` settles with the view or the coded error; `cancel` stops the thread. */
 export interface ClusterRead {
@@ -26,10 +28,8 @@ export function readClusterAside(path: string): ClusterRead {
   const view = new Promise<ClusterView>((resolve, reject) => {
     worker.once('message', (reply: AsideReply) => {
       void worker.terminate();
-      if (reply.ok) { resolve(reply.view); return; }
-      const hints: Record<string, string> = ERROR_CODES;
-      const code = hints[reply.error.code] !== undefined ? reply.error.code : 'DPS_ERR_INTERNAL';
-      reject(new AgentError(code, reply.error.message, { ...(reply.error.where === undefined ? {} : { where: reply.error.where }), hint: hints[code] }));
+      if (reply.ok) resolve(reply.view);
+      else reject(fromPlain(reply.error));
     });
     worker.once('error', (error) => reject(new AgentError('DPS_ERR_INTERNAL', `Reading the cluster objects failed: ${error.message}`, { where: path })));
   });

@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAgentError } from '../lib/errors.ts';
 import type { AsideReply } from './read-cluster-aside.ts';
+import { toPlain } from './plain-error.ts';
 import { readCluster } from './read-cluster.ts';
 
 const path = workerData as string;
@@ -9,8 +10,7 @@ let reply: AsideReply;
 try {
   reply = { ok: true, view: await readCluster(path) };
 } catch (error) {
-  reply = isAgentError(error)
-    ? { ok: false, error: { code: error.code, message: error.message, where: error.where } }
-    : { ok: false, error: { code: 'DPS_ERR_INTERNAL', message: error instanceof Error ? error.message : String(error), where: path } };
+  // a fault that is not a coded error is still placed at the path being read
+  reply = { ok: false, error: isAgentError(error) ? toPlain(error) : { ...toPlain(error), where: path } };
 }
 parentPort?.postMessage(reply);

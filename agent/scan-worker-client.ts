@@ -12,11 +12,11 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AgentError, agentError, ERROR_CODES } from '../lib/errors.ts';
+import { AgentError, agentError } from '../lib/errors.ts';
 import type { Logger } from '../lib/kube/deps.ts';
 import type { RulesConfig } from './config.ts';
 import type { RulesMemory } from './rules-source.ts';
-import type { ClusterSource, PlainError, WorkerNotice, WorkerReply, WorkerRequest } from './scan-worker.ts';
+import type { ClusterSource, WorkerNotice, WorkerReply, WorkerRequest } from './scan-worker.ts';
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: AgentError) => void; timer: NodeJS.Timeout; afterDump: number | undefined };
 type Body<T extends Exclude<WorkerRequest['type'], 'init'>> = Omit<Extract<WorkerRequest, { type: T }>, 'id' | 'type'>;
@@ -44,12 +44,7 @@ export function workerExecArgv(parent: readonly string[], nodeOptions: string | 
   return parent[i]!.includes('=') ? [parent[i]!] : parent.slice(i, i + 2);
 }
 
-/** A coded error from its plain form. */
-export function fromPlain(e: PlainError): AgentError {
-  const hints: Record<string, string> = ERROR_CODES;
-  const code = hints[e.code] !== undefined ? e.code : 'DPS_ERR_INTERNAL';
-  return new AgentError(code, e.message, { ...(e.where === undefined ? {} : { where: e.where }), hint: hints[code] });
-}
+export { fromPlain } from './plain-error.ts';
 
 /** The client. */
 export class ScanWorkerClient {

@@ -20,7 +20,6 @@
 import { createHash } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { deserialize, getHeapStatistics } from 'node:v8';
-import { isAgentError } from '../lib/errors.ts';
 import type { Logger } from '../lib/kube/deps.ts';
 import { parseNodeRules } from '../lib/kubeproxy/parse-node-rules.ts';
 import type { Ruleset } from '../lib/iptables/types.ts';
@@ -32,6 +31,8 @@ import { unpackApiItems } from '../lib/kube/packed-slice.ts';
 import type { ObjectCounts, ObjectRef } from '../lib/kubeproxy/cluster-store.ts';
 import type { RulesConfig } from './config.ts';
 import { systemExec } from './exec.ts';
+import { toPlain } from './plain-error.ts';
+import type { PlainError } from './plain-error.ts';
 import { readCluster } from './read-cluster.ts';
 import { createRulesSource } from './rules-source.ts';
 import type { Dump, DumpFailure, RulesMemory, RulesSource } from './rules-source.ts';
@@ -59,11 +60,7 @@ export type WorkerRequest =
   | { type: 'scan'; id: number; nodeName: string; previousHashes: Record<string, string>; reuse: boolean; usePending?: boolean; clusterSeq?: number };
 
 /** A coded error as plain data. */
-export interface PlainError {
-  code: string;
-  message: string;
-  where: string | undefined;
-}
+export type { PlainError } from './plain-error.ts';
 
 /** A dump as reported to the agent (for metrics and logs): everything but its bytes. */
 export type DumpInfo = Omit<Dump, 'bytes'>;
@@ -101,10 +98,6 @@ let pending: Dump[] = [];
 // Set by `init`.
 let rules: RulesSource | undefined;
 
-function plain(error: unknown): PlainError {
-  if (isAgentError(error)) return { code: error.code, message: error.message, where: error.where };
-  return { code: 'DPS_ERR_INTERNAL', message: error instanceof Error ? error.message : String(error), where: undefined };
-}
 
 // The CPU the worker spent starting (Node and its modules), charged to its first request: a worker
 // started per big scan costs this every scan, and the CPU budget must see it.
@@ -150,7 +143,7 @@ async function loadCluster(request: Extract<WorkerRequest, { type: 'load-cluster
     clusterSeq = request.seq;
     return clusterReply(request.id, view.skipped, request.fingerprints ? fingerprints(view) : undefined, start);
   } catch (error) {
-    return { type: 'cluster', id: request.id, ok: false, error: plain(error), cpuMs: cpuMs(start) };
+    return { type: 'cluster', id: request.id, ok: false, error: toPlain(error), cpuMs: cpuMs(start) };
   }
 }
 
@@ -198,7 +191,7 @@ async function readDumps(request: Extract<WorkerRequest, { type: 'scan' }>): Pro
   if (rules === undefined) throw Object.assign(new Error('The scan worker was given no rules configuration'), { code: 'DPS_ERR_INTERNAL' });
   const read = await rules.dump(NEVER);
   const info = (d: Dump | DumpFailure): DumpInfo => ({ family: d.family, backend: d.backend, source: d.source, durationMs: d.durationMs, cpuSeconds: d.cpuSeconds });
-  return { dumps: read.dumps, info: { dumps: read.dumps.map(info), failures: read.failures.map((f) => ({ ...info(f), error: plain(f.error) })) } };
+  return { dumps: read.dumps, info: { dumps: read.dumps.map(info), failures: read.failures.map((f) => ({ ...info(f), error: toPlain(f.error) })) } };
 }
 
 async function scan(request: Extract<WorkerRequest, { type: 'scan' }>): Promise<WorkerReply> {
@@ -210,7 +203,7 @@ async function scan(request: Extract<WorkerRequest, { type: 'scan' }>): Promise<
   try {
     read = await readDumps(request);
   } catch (error) {
-    return done({ ...base, unchanged: false, result: undefined, error: plain(error) });
+    return done({ ...base, unchanged: false, result: undefined, error: toPlain(error) });
   }
   pending = [];
   if (read.info.failures.length > 0) return done({ ...base, ...read.info, unchanged: false, result: undefined, error: undefined });
@@ -249,7 +242,7 @@ async function scan(request: Extract<WorkerRequest, { type: 'scan' }>): Promise<
     });
     return done({ ...reply, unchanged: false, result, error: undefined, parseMs: t1 - t0, checkMs: t2 - t1, counts });
   } catch (error) {
-    return done({ ...reply, unchanged: false, result: undefined, error: plain(error) });
+    return done({ ...reply, unchanged: false, result: undefined, error: toPlain(error) });
   }
 }
 
