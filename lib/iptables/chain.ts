@@ -8,6 +8,7 @@
  * kube-proxy's per-endpoint chains): the parser only needs {@link ParsedChain}.
  */
 import { agentError } from '../errors.ts';
+import type { Copy } from './bytes.ts';
 import { buildRule, RuleSyntaxError } from './rule.ts';
 import { tokenizeLine } from './tokenize.ts';
 import type { Chain, Counters, Rule } from './types.ts';
@@ -22,16 +23,16 @@ export interface DumpInfo {
   plain: boolean;
 }
 
-/** Copies text[start, end) of the current piece of the dump into a string that does not retain the piece. */
-export type Copy = (start: number, end: number) => string;
+export type { Copy } from './bytes.ts';
 
 /** What the parser needs of a chain. */
 export interface ParsedChain extends Chain {
   /**
-   * Appends the rule at text[start, end) (a line `-A CHAIN ...`), copying what it keeps with `copy`.
+   * Appends the rule at bytes[start, end) of the current piece (a line `-A CHAIN ...`), copying
+   * what it keeps with `copy` (a string copied out does not retain the piece).
    * Returns true when it read the whole rule (quotes included), false when it kept the text as is.
    */
-  append(text: string, start: number, end: number, line: number, copy: Copy): boolean;
+  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean;
   /** Inserts (`at`) or appends a rule given as a string (`-I`, counters prefix). */
   insert(rule: string, line: number, at: number | undefined): void;
   /** Removes every rule (restore input's re-declaration or `-F`). */
@@ -82,7 +83,7 @@ export class TextChain implements ParsedChain {
     return this.#texts.length;
   }
 
-  append(_text: string, start: number, end: number, line: number, copy: Copy): boolean {
+  append(_bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
     this.#rules = undefined;
     this.#texts.push(copy(start, end));
     this.#lines.push(line);

@@ -9,8 +9,10 @@
  */
 import { agentError } from '../errors.ts';
 import { isAscii } from 'node:buffer';
+import { bytesStartWith, latin1Copier, lineAt, utf8Copier } from './bytes.ts';
+import type { Copy } from './bytes.ts';
 import { preview, TextChain } from './chain.ts';
-import type { ChainFactory, Copy, DumpInfo, ParsedChain } from './chain.ts';
+import type { ChainFactory, DumpInfo, ParsedChain } from './chain.ts';
 import { tokenizeLine } from './tokenize.ts';
 import type { Backend, Counters, Ruleset, Table } from './types.ts';
 
@@ -46,7 +48,7 @@ export const PIECE_BYTES = 1 << 16;
 /** Parses a dump given as text; throws a coded error (DPS_ERR_RULES_*) with `where` = `source:line`. */
 export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[] {
   const parser = new DumpParser(options);
-  parser.pushText(text, (start, end) => text.slice(start, end));
+  parser.push(Buffer.from(text, 'utf8'));
   return parser.end();
 }
 
@@ -119,11 +121,6 @@ export class DumpParser {
     }
   }
 
-  /** Feeds text made of whole lines (the last may lack its newline only at the very end). */
-  pushText(text: string, copy: Copy): void {
-    this.#parse(text, copy);
-  }
-
   /** Ends the input; returns the rulesets. */
   end(): Ruleset[] {
     if (this.#carry !== undefined) {
@@ -153,35 +150,31 @@ export class DumpParser {
     this.#carry = rest.length === 0 ? undefined : rest;
   }
 
-  // Decodes a piece of whole lines: ASCII as latin1 (a copy, with byte offsets equal to string
-  // offsets, so kept lines are copied straight from the bytes), anything else as UTF-8.
+  // Parses a piece of whole lines as bytes. Kept strings are copied out of it: as latin1 when the
+  // piece is ASCII (the common case, and the cheapest copy), else as UTF-8 (rule and chain
+  // boundaries are ASCII, so a slice never splits a character).
   #pushLines(bytes: Buffer): void {
-    if (isAscii(bytes)) {
-      this.#parse(bytes.toString('latin1'), (start, end) => bytes.toString('latin1', start, end));
-    } else {
-      const text = bytes.toString('utf8');
-      this.#parse(text, (start, end) => text.slice(start, end));
+    const ascii = isAscii(bytes);
+    let bad = bytes.indexOf(0);
+    if (bad === -1 && !ascii) bad = bytes.toString('utf8').indexOf('\uFFFD') === -1 ? -1 : badUtf8At(bytes);
+    if (bad !== -1) {
+      throw agentError('DPS_ERR_RULES_BINARY', 'Expected text, got binary data', { where: `${this.#source}:${this.#lineNo + lineAt(bytes, bad)}` });
     }
+    const cr = bytes.indexOf(13);
+    if (cr !== -1) {
+      // iptables-restore rejects CR characters too: say so instead of guessing what was meant
+      throw agentError('DPS_ERR_RULES_CRLF', 'Expected LF line ends as iptables-save prints them, got CRLF (the file went through a Windows tool)', { where: `${this.#source}:${this.#lineNo + lineAt(bytes, cr)}` });
+    }
+    if (this.#info.plain && (bytes.indexOf(92 /* \\ */) !== -1 || bytes.indexOf(39 /* ' */) !== -1)) this.#info.plain = false;
+    this.#parse(bytes, ascii ? latin1Copier(bytes) : utf8Copier(bytes));
   }
 
   #fail(code: 'DPS_ERR_RULES_SYNTAX' | 'DPS_ERR_RULES_TRUNCATED', message: string, at = this.#lineNo): never {
     throw agentError(code, message, { where: `${this.#source}:${at}` });
   }
 
-  #parse(text: string, copy: Copy): void {
+  #parse(bytes: Buffer, copy: Copy): void {
     const source = this.#source;
-    const firstLine = this.#lineNo;
-    const nul = text.indexOf('\0');
-    if (nul !== -1 || text.indexOf('\uFFFD') !== -1) {
-      const at = nul !== -1 ? nul : text.indexOf('\uFFFD');
-      throw agentError('DPS_ERR_RULES_BINARY', 'Expected text, got binary data', { where: `${source}:${firstLine + lineAt(text, at)}` });
-    }
-    const cr = text.indexOf('\r');
-    if (cr !== -1) {
-      // iptables-restore rejects CR characters too: say so instead of guessing what was meant
-      throw agentError('DPS_ERR_RULES_CRLF', 'Expected LF line ends as iptables-save prints them, got CRLF (the file went through a Windows tool)', { where: `${source}:${firstLine + lineAt(text, cr)}` });
-    }
-    if (this.#info.plain && (text.indexOf('\\') !== -1 || text.indexOf("'") !== -1)) this.#info.plain = false;
     let section = this.#section;
     let table = this.#table;
     let lastChain = this.#lastChain;
@@ -190,7 +183,7 @@ export class DumpParser {
     const nextQuote = { dq: 0, sq: 0 };
     let lineNo = this.#lineNo;
     let pos = 0;
-    const len = text.length;
+    const len = bytes.length;
     const fail = (code: 'DPS_ERR_RULES_SYNTAX' | 'DPS_ERR_RULES_TRUNCATED', message: string, at = lineNo): never => {
       throw agentError(code, message, { where: `${source}:${at}` });
     };
@@ -203,44 +196,52 @@ export class DumpParser {
     };
     try {
       while (pos < len) {
-        let end = text.indexOf('\n', pos);
+        let end = bytes.indexOf(10, pos);
         if (end === -1) end = len;
         lineNo++;
         const lineEnd = end;
         if (lineEnd - pos > MAX_LINE_LENGTH) {
           throw agentError('DPS_ERR_RULES_LINE_TOO_LONG', `Expected lines of at most ${MAX_LINE_LENGTH} characters, got ${lineEnd - pos}`, { where: `${source}:${lineNo}` });
         }
-        const first = text.charCodeAt(pos);
-        if (first === 45 /* - */ && text.charCodeAt(pos + 1) === 65 /* A */ && text.charCodeAt(pos + 2) === 32 && table !== undefined) {
+        const first = bytes[pos];
+        if (first === 45 /* - */ && bytes[pos + 1] === 65 /* A */ && bytes[pos + 2] === 32 && table !== undefined) {
           // The hot path: `-A CHAIN ...`. Rules of one chain come together, so the chain is usually
-          // the previous one, found without slicing its name.
+          // the previous one, found without copying its name.
           let chain = lastChain;
-          if (chain === undefined || !text.startsWith(chain.name, pos + 3) || text.charCodeAt(pos + 3 + chain.name.length) !== 32) {
+          if (chain === undefined || !isNameAt(bytes, pos + 3, chain.name)) {
             chain = undefined;
             if (this.#ordered) {
               for (let k = cursor + 1, stop = Math.min(order.length, cursor + 9); k < stop; k++) {
                 const c = order[k] as ParsedChain;
-                if (text.startsWith(c.name, pos + 3) && text.charCodeAt(pos + 3 + c.name.length) === 32) { chain = c; cursor = k; break; }
+                if (isNameAt(bytes, pos + 3, c.name)) { chain = c; cursor = k; break; }
               }
             }
             if (chain === undefined) {
-              const nameEnd = text.indexOf(' ', pos + 3);
-              const name = text.slice(pos + 3, nameEnd === -1 || nameEnd > lineEnd ? lineEnd : nameEnd);
+              const nameEnd = bytes.indexOf(32, pos + 3);
+              const name = copy(pos + 3, nameEnd === -1 || nameEnd > lineEnd ? lineEnd : nameEnd);
               chain = table.chains.get(name) as ParsedChain | undefined;
               if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${name}" which is not declared in table "${table.name}"`);
               for (let k = cursor + 1, stop = Math.min(order.length, cursor + 65); k < stop; k++) if (order[k] === chain) { cursor = k; break; }
             }
             lastChain = chain;
           }
-          if (!(chain as ParsedChain).append(text, pos, lineEnd, lineNo, copy)) checkQuotesAt(text, pos, lineEnd, nextQuote, fail);
+          if (!(chain as ParsedChain).append(bytes, pos, lineEnd, lineNo, copy)) checkQuotesAt(bytes, pos, lineEnd, nextQuote, copy, fail);
           pos = end + 1;
           section.ruleCount++;
           continue;
         }
         const lineStart = pos;
-        const line = text.slice(pos, lineEnd);
         pos = end + 1;
         lastChain = undefined;
+        if (first === 58 /* : */ && table !== undefined && lineEnd - lineStart > 9 && bytesStartWith(bytes, lineEnd - 8, ' - [0:0]')) {
+          // ":NAME - [0:0]" is most of a large dump's declarations: read without making the line
+          const sp = bytes.indexOf(32, lineStart);
+          if (sp === lineEnd - 8) {
+            this.#declare(table, copy(lineStart + 1, sp), '-', ZERO, lineNo);
+            continue;
+          }
+        }
+        const line = copy(lineStart, lineEnd);
 
         if (first === 45 /* - */ && line.charCodeAt(1) === 65 /* A */ && line.charCodeAt(2) === 32) {
           fail('DPS_ERR_RULES_SYNTAX', 'Expected a table header (*filter, *nat, ...) before the first rule');
@@ -288,31 +289,10 @@ export class DumpParser {
         if (table === undefined) fail('DPS_ERR_RULES_SYNTAX', `Expected a table header (*filter, *nat, ...), got "${preview(line)}"`);
         const t = table as Table;
         if (first === 58 /* : */) {
-          // ":NAME - [0:0]" is most of a large dump's declarations: read it without a regex
-          let name: string;
-          let policy: string;
-          let counters: { packets: number; bytes: number } | undefined;
-          const sp = line.indexOf(' ');
-          if (sp > 1 && line.endsWith(' - [0:0]') && sp === line.length - 8) {
-            name = copy(lineStart + 1, lineStart + sp);
-            policy = '-';
-            counters = ZERO;
-          } else {
-            const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(line);
-            if (m === null) fail('DPS_ERR_RULES_SYNTAX', `Expected a chain declaration ":CHAIN POLICY [packets:bytes]", got "${preview(line)}"`);
-            const [, n = '', pol = '-', p, b] = m as RegExpExecArray;
-            name = n;
-            policy = pol;
-            counters = p === undefined ? undefined : { packets: Number(p), bytes: Number(b) };
-          }
-          const existing = t.chains.get(name) as ParsedChain | undefined;
-          if (existing === undefined) {
-            const chain = this.#newChain(t, name, policy === '-' ? undefined : policy, counters, lineNo);
-            t.chains.set(name, chain);
-            order.push(chain);
-          } else {
-            existing.flush(); // restore input re-declares a chain to flush it
-          }
+          const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$/.exec(line);
+          if (m === null) fail('DPS_ERR_RULES_SYNTAX', `Expected a chain declaration ":CHAIN POLICY [packets:bytes]", got "${preview(line)}"`);
+          const [, name = '', policy = '-', p, b] = m as RegExpExecArray;
+          this.#declare(t, name, policy, p === undefined ? undefined : { packets: Number(p), bytes: Number(b) }, lineNo);
           continue;
         }
         if (first === 91 /* [ */) {
@@ -352,6 +332,18 @@ export class DumpParser {
     }
   }
 
+  // A chain declaration; restore input re-declares a chain to flush it.
+  #declare(table: Table, name: string, policy: string, counters: Counters | undefined, line: number): void {
+    const existing = table.chains.get(name) as ParsedChain | undefined;
+    if (existing !== undefined) {
+      existing.flush();
+      return;
+    }
+    const chain = this.#newChain(table, name, policy === '-' ? undefined : policy, counters, line);
+    table.chains.set(name, chain);
+    this.#order.push(chain);
+  }
+
   #newChain(table: Table, name: string, policy: string | undefined, counters: Counters | undefined, line: number): ParsedChain {
     return this.#factory?.(table.name, name, policy, counters, line, this.#info, table.chains) ?? new TextChain(name, policy, counters, line, this.#info);
   }
@@ -370,27 +362,32 @@ function addRule(
   section.ruleCount++;
 }
 
-// The same, on a rule still in the text (no string made for it). `next` remembers where the next
-// quote of each kind is, so that the whole dump is scanned for quotes once, not once per line.
+// The same, on a rule still in the bytes (no string made for it). `next` remembers where the next
+// quote of each kind is, so that the piece is scanned for quotes once, not once per line.
 function checkQuotesAt(
-  text: string, start: number, end: number, next: { dq: number; sq: number },
+  bytes: Uint8Array, start: number, end: number, next: { dq: number; sq: number }, copy: Copy,
   fail: (code: 'DPS_ERR_RULES_SYNTAX', message: string) => never,
 ): void {
-  if (next.dq !== -1 && next.dq < start) next.dq = text.indexOf('"', start);
-  if (next.sq !== -1 && next.sq < start) next.sq = text.indexOf("'", start);
+  if (next.dq !== -1 && next.dq < start) next.dq = bytes.indexOf(34, start);
+  if (next.sq !== -1 && next.sq < start) next.sq = bytes.indexOf(39, start);
   const hasDq = next.dq !== -1 && next.dq < end;
   const hasSq = next.sq !== -1 && next.sq < end;
   if (!hasDq && !hasSq) return;
   if (!hasSq) {
     let count = 0;
     let backslash = false;
-    for (let i = next.dq; i !== -1 && i < end; i = text.indexOf('"', i + 1)) {
+    for (let i = next.dq; i !== -1 && i < end; i = bytes.indexOf(34, i + 1)) {
       count++;
-      if (text.charCodeAt(i - 1) === 92 /* \\ */) backslash = true;
+      if (bytes[i - 1] === 92 /* \\ */) backslash = true;
     }
     if (count % 2 === 0 && !backslash) return;
   }
-  checkQuotes(text.slice(start, end), fail);
+  checkQuotes(copy(start, end), fail);
+}
+
+// True when the rule's chain name at `at` is `name` (followed by a space).
+function isNameAt(bytes: Uint8Array, at: number, name: string): boolean {
+  return bytes[at + name.length] === 32 && bytesStartWith(bytes, at, name);
 }
 
 // Cheap validation at parse time; the full structure is built (and checked) when first read.
@@ -417,8 +414,14 @@ function backendOf(generator: string): Backend {
 }
 
 
-function lineAt(text: string, index: number): number {
-  let n = 1;
-  for (let i = text.indexOf('\n'); i !== -1 && i < index; i = text.indexOf('\n', i + 1)) n++;
-  return n;
+// Where the first byte that is not UTF-8 is (the piece is known to have one).
+function badUtf8At(bytes: Buffer): number {
+  let lo = 0;
+  let hi = bytes.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (bytes.toString('utf8', 0, mid).indexOf('\uFFFD') === -1) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -10,7 +10,7 @@ import type { KubeIndex } from './actual.ts';
 import { checkBaseRules } from './base-rules.ts';
 import type { ClusterView, NodeInput } from './cluster.ts';
 import { diffServicePorts } from './diff.ts';
-import { expectedServicePorts } from './expected.ts';
+import { eachExpectedServicePort } from './expected.ts';
 import type { Finding, FindingKind } from './findings.ts';
 
 /** Input of {@link checkNode}. */
@@ -62,9 +62,9 @@ export function checkNode(input: NodeCheckInput): NodeCheckResult {
     stats.rules += ruleset.ruleCount;
     for (const t of ruleset.tables.values()) stats.chains += t.chains.size;
     detectOtherProxyMode(index, ruleset);
-    const expected = expectedServicePorts(input.cluster, { family, node });
-    for (const f of checkBaseRules(index, family, { needNodePorts: expected.some((sp) => sp.nodePort !== 0 && sp.hasEndpoints) })) findings.push(f);
-    const diff = diffServicePorts(expected, index, family);
+    // service ports one at a time, so that the expected endpoints never all exist at once
+    const diff = diffServicePorts(eachExpectedServicePort(input.cluster, { family, node }), index, family);
+    for (const f of checkBaseRules(index, family, { needNodePorts: diff.stats.nodePortsWithEndpoints > 0 })) findings.push(f);
     for (const f of diff.findings) findings.push(f);
     stats.servicePorts += diff.stats.servicePorts;
     stats.expectedEndpoints += diff.stats.expectedEndpoints;

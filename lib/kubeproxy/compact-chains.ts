@@ -7,6 +7,7 @@
  * rule is ever misread. Rendered back, a compact rule is an equivalent rule without its comment.
  * Used through {@link kubeChainFactory}, one factory per parse, as the parser's chain factory.
  */
+import { bytesAre, bytesStartWith, sameBytes } from '../iptables/bytes.ts';
 import { parseRuleText } from '../iptables/chain.ts';
 import type { ChainFactory, Copy, DumpInfo, ParsedChain } from '../iptables/chain.ts';
 import type { Chain, Rule } from '../iptables/types.ts';
@@ -32,7 +33,7 @@ export function kubeChainFactory(): ChainFactory {
 
 /**
  * The endpoint chains of one nat table by their name's hash, so that a jump in a service chain is
- * resolved straight from the dump's text: no name string made, no map's string hashing.
+ * resolved straight from the dump's bytes: no name string made, no map's string hashing.
  */
 class EndpointIndex {
   #slots: (EndpointChain | undefined)[] = new Array<EndpointChain | undefined>(1 << 12).fill(undefined);
@@ -45,19 +46,19 @@ class EndpointIndex {
     return chain;
   }
 
-  /** The chain whose 25-character name is at text[at, at + 25), if declared. */
-  find(text: string, at: number): EndpointChain | undefined {
+  /** The chain whose 25-character name is at bytes[at, at + 25), if declared. */
+  find(bytes: Uint8Array, at: number): EndpointChain | undefined {
     const mask = this.#slots.length - 1;
-    for (let i = hashAt(text, at) & mask; ; i = (i + 1) & mask) {
+    for (let i = hashBytes(bytes, at) & mask; ; i = (i + 1) & mask) {
       const c = this.#slots[i];
       if (c === undefined) return undefined;
-      if (text.startsWith(c.name, at)) return c;
+      if (bytesStartWith(bytes, at, c.name)) return c;
     }
   }
 
   #put(chain: EndpointChain): void {
     const mask = this.#slots.length - 1;
-    let i = hashAt(chain.name, 0) & mask;
+    let i = hashName(chain.name) & mask;
     while (this.#slots[i] !== undefined) i = (i + 1) & mask;
     this.#slots[i] = chain;
   }
@@ -70,9 +71,16 @@ class EndpointIndex {
 }
 
 // Hash of the 16 base32 characters after "KUBE-SEP-" (they are themselves a SHA-256 prefix).
-function hashAt(text: string, at: number): number {
+function hashName(name: string): number {
   let h = 0;
-  for (let i = at + 9; i < at + 25; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+  for (let i = 9; i < 25; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) | 0;
+  return h >>> 0;
+}
+
+// The same hash, of a name in the dump's bytes.
+function hashBytes(bytes: Uint8Array, at: number): number {
+  let h = 0;
+  for (let i = at + 9; i < at + 25; i++) h = (Math.imul(h, 31) + (bytes[i] as number)) | 0;
   return h >>> 0;
 }
 
@@ -89,34 +97,31 @@ const RECENT_MASK = ' --mask 255.255.255.255 --rsource';
 
 // End of the token at `at` (a space or the line's end); -1 when it has a quote or a backslash,
 // which only the full tokenizer reads.
-function tokenEnd(text: string, at: number, end: number): number {
+function tokenEnd(b: Uint8Array, at: number, end: number): number {
   for (let i = at; i < end; i++) {
-    const c = text.charCodeAt(i);
+    const c = b[i];
     if (c === 32) return i;
     if (c === 34 || c === 39 || c === 92) return -1;
   }
   return end;
 }
 
-function is(text: string, at: number, to: number, word: string): boolean {
-  return to - at === word.length && text.startsWith(word, at);
-}
 
 /**
  * Reads `-A NAME` followed only by `-s X`, `-p P`, `-m P`, `-m comment --comment C`,
  * `-m statistic --mode random --probability F`, kube-proxy's affinity `-m recent --set ...` and a
  * final `-j T` (`-j DNAT --to-destination D`). Returns the shape, or NONE for anything else.
  */
-function scanRule(text: string, start: number, end: number, nameLength: number): number {
+function scanRule(b: Uint8Array, start: number, end: number, nameLength: number): number {
   scan.src0 = scan.proto0 = scan.prob0 = scan.target0 = scan.dest0 = -1;
   scan.recentSet = false;
   let p = start + 4 + nameLength;
   while (p < end) {
-    const q = tokenEnd(text, p, end);
-    if (q - p !== 2 || text.charCodeAt(p) !== 45 /* - */ || q === end) return NONE;
-    const flag = text.charCodeAt(p + 1);
+    const q = tokenEnd(b, p, end);
+    if (q - p !== 2 || b[p] !== 45 /* - */ || q === end) return NONE;
+    const flag = b[p + 1];
     const v = q + 1;
-    const w = tokenEnd(text, v, end);
+    const w = tokenEnd(b, v, end);
     if (w < 0) return NONE;
     if (flag === 115 /* s */ && scan.src0 === -1) {
       scan.src0 = v; scan.src1 = w; p = w + 1;
@@ -124,42 +129,42 @@ function scanRule(text: string, start: number, end: number, nameLength: number):
       scan.proto0 = v; scan.proto1 = w; p = w + 1;
     } else if (flag === 106 /* j */) {
       scan.target0 = v; scan.target1 = w;
-      if (w === end) return shape(text);
-      if (!is(text, v, w, 'DNAT') || !text.startsWith(' --to-destination ', w)) return NONE;
+      if (w === end) return shape(b);
+      if (!bytesAre(b, v, w, 'DNAT') || !bytesStartWith(b, w, ' --to-destination ')) return NONE;
       scan.dest0 = w + 18;
-      scan.dest1 = tokenEnd(text, scan.dest0, end);
-      return scan.dest1 === end && scan.dest1 > scan.dest0 ? shape(text) : NONE;
+      scan.dest1 = tokenEnd(b, scan.dest0, end);
+      return scan.dest1 === end && scan.dest1 > scan.dest0 ? shape(b) : NONE;
     } else if (flag === 109 /* m */) {
-      if (is(text, v, w, 'comment')) {
-        if (!text.startsWith(' --comment ', w)) return NONE;
+      if (bytesAre(b, v, w, 'comment')) {
+        if (!bytesStartWith(b, w, ' --comment ')) return NONE;
         let c = w + 11;
-        if (text.charCodeAt(c) === 34 /* " */) {
+        if (b[c] === 34 /* " */) {
           let close = c + 1;
-          for (let ch = text.charCodeAt(close); ch !== 34; ch = text.charCodeAt(++close)) {
+          for (let ch = b[close]; ch !== 34; ch = b[++close]) {
             if (ch === 92 /* \\ */ || close >= end) return NONE;
           }
           c = close + 1;
         } else {
-          c = tokenEnd(text, c, end);
+          c = tokenEnd(b, c, end);
           if (c < 0) return NONE;
         }
-        if (c >= end || text.charCodeAt(c) !== 32) return NONE;
+        if (c >= end || b[c] !== 32) return NONE;
         p = c + 1;
-      } else if (is(text, v, w, 'recent') && !scan.recentSet) {
+      } else if (bytesAre(b, v, w, 'recent') && !scan.recentSet) {
         // exactly what kube-proxy writes: the set is named after this chain
         const name = w + 14;
-        if (!text.startsWith(' --set --name ', w) || text.charCodeAt(name + nameLength) !== 32 ||
-          !sameToken(text, name, name + nameLength, start + 3, start + 3 + nameLength) || !text.startsWith(RECENT_MASK, name + nameLength)) return NONE;
+        if (!bytesStartWith(b, w, ' --set --name ') || b[name + nameLength] !== 32 ||
+          !sameBytes(b, name, name + nameLength, start + 3, start + 3 + nameLength) || !bytesStartWith(b, name + nameLength, RECENT_MASK)) return NONE;
         p = name + nameLength + RECENT_MASK.length + 1;
-        if (p > end || text.charCodeAt(p - 1) !== 32) return NONE;
+        if (p > end || b[p - 1] !== 32) return NONE;
         scan.recentSet = true;
-      } else if (is(text, v, w, 'statistic') && scan.prob0 === -1) {
-        if (!text.startsWith(' --mode random --probability ', w)) return NONE;
+      } else if (bytesAre(b, v, w, 'statistic') && scan.prob0 === -1) {
+        if (!bytesStartWith(b, w, ' --mode random --probability ')) return NONE;
         scan.prob0 = w + 29;
-        scan.prob1 = tokenEnd(text, scan.prob0, end);
+        scan.prob1 = tokenEnd(b, scan.prob0, end);
         if (scan.prob1 === end || scan.prob1 < 0) return NONE;
         p = scan.prob1 + 1;
-      } else if (scan.proto0 !== -1 && w !== end && sameToken(text, v, w, scan.proto0, scan.proto1)) {
+      } else if (scan.proto0 !== -1 && w !== end && sameBytes(b, v, w, scan.proto0, scan.proto1)) {
         p = w + 1; // `-m tcp` after `-p tcp`, without options
       } else {
         return NONE;
@@ -171,29 +176,41 @@ function scanRule(text: string, start: number, end: number, nameLength: number):
   return NONE;
 }
 
-function sameToken(text: string, a0: number, a1: number, b0: number, b1: number): boolean {
-  if (a1 - a0 !== b1 - b0) return false;
-  for (let i = 0; i < a1 - a0; i++) if (text.charCodeAt(a0 + i) !== text.charCodeAt(b0 + i)) return false;
-  return true;
-}
 
 // The protocol strings, shared instead of copied 100k times.
-function protocolAt(text: string, from: number, to: number, copy: Copy): string {
-  if (is(text, from, to, 'tcp')) return 'tcp';
-  if (is(text, from, to, 'udp')) return 'udp';
-  if (is(text, from, to, 'sctp')) return 'sctp';
+function protocolAt(b: Uint8Array, from: number, to: number, copy: Copy): string {
+  if (bytesAre(b, from, to, 'tcp')) return 'tcp';
+  if (bytesAre(b, from, to, 'udp')) return 'udp';
+  if (bytesAre(b, from, to, 'sctp')) return 'sctp';
   return copy(from, to);
+}
+
+// A `--probability` value: `0.` and up to 11 digits read from the bytes (what iptables-save prints),
+// anything else through the general reader.
+function probabilityAt(b: Uint8Array, from: number, to: number, copy: Copy): number | undefined {
+  if (to - from > 2 && to - from <= 13 && b[from] === 48 /* 0 */ && b[from + 1] === 46 /* . */) {
+    let n = 0;
+    let scale = 1;
+    for (let i = from + 2; i < to; i++) {
+      const d = (b[i] as number) - 48;
+      if (d < 0 || d > 9) return parseProbability(copy(from, to));
+      n = n * 10 + d;
+      scale *= 10;
+    }
+    return n / scale;
+  }
+  return parseProbability(copy(from, to));
 }
 
 // Marks a hairpin masquerade whose source is the DNAT address (`-s IP/32`, as kube-proxy writes it).
 const SAME_AS_DNAT = '(the DNAT address)/32';
 
-function shape(text: string): number {
-  if (is(text, scan.target0, scan.target1, 'KUBE-MARK-MASQ')) {
+function shape(b: Uint8Array): number {
+  if (bytesAre(b, scan.target0, scan.target1, 'KUBE-MARK-MASQ')) {
     return scan.src0 !== -1 && scan.proto0 === -1 && scan.prob0 === -1 && !scan.recentSet ? MASQ : NONE;
   }
   if (scan.dest0 !== -1) return scan.src0 === -1 && scan.prob0 === -1 ? DNAT : NONE;
-  if (scan.target1 - scan.target0 === 25 && text.startsWith('KUBE-SEP-', scan.target0)) {
+  if (scan.target1 - scan.target0 === 25 && bytesStartWith(b, scan.target0, 'KUBE-SEP-')) {
     return scan.src0 === -1 && scan.proto0 === -1 && !scan.recentSet ? SPREAD : NONE;
   }
   return NONE;
@@ -224,7 +241,7 @@ abstract class CompactChain implements ParsedChain {
   /** The text of rule i (a compact rule is rendered as an equivalent rule without its comment). */
   abstract text(i: number): string;
   abstract lineOf(i: number): number;
-  abstract append(text: string, start: number, end: number, line: number, copy: Copy): boolean;
+  abstract append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean;
   protected abstract clear(): void;
 
   get texts(): string[] {
@@ -286,17 +303,17 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
     return (this.#masqSource === undefined ? 0 : 1) + (this.#dest === undefined ? 0 : 1);
   }
 
-  append(text: string, start: number, end: number, line: number, copy: Copy): boolean {
+  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
     this.#fallbackView = undefined;
     if (this.fallback === undefined && this.#dest === undefined) {
-      const kind = scanRule(text, start, end, this.name.length);
+      const kind = scanRule(bytes, start, end, this.name.length);
       if (kind === MASQ && this.#masqSource === undefined) {
         this.#masqSource = copy(scan.src0, scan.src1);
         this.#masqLine = line;
         return true;
       }
       if (kind === DNAT) {
-        this.#proto = scan.proto0 === -1 ? undefined : protocolAt(text, scan.proto0, scan.proto1, copy);
+        this.#proto = scan.proto0 === -1 ? undefined : protocolAt(bytes, scan.proto0, scan.proto1, copy);
         const dest = copy(scan.dest0, scan.dest1);
         this.#dest = dest;
         this.#recentSet = scan.recentSet;
@@ -391,14 +408,14 @@ export class ServiceChain extends CompactChain {
     return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#targets.length;
   }
 
-  append(text: string, start: number, end: number, line: number, copy: Copy): boolean {
+  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
     this.#view = undefined;
     if (this.fallback === undefined) {
-      const prob = scanRule(text, start, end, this.name.length) !== SPREAD ? undefined
-        : scan.prob0 === -1 ? 1 : parseProbability(text.slice(scan.prob0, scan.prob1));
+      const prob = scanRule(bytes, start, end, this.name.length) !== SPREAD ? undefined
+        : scan.prob0 === -1 ? 1 : probabilityAt(bytes, scan.prob0, scan.prob1, copy);
       if (prob !== undefined) {
         // the target's name string is the chain's own when it is declared: no copy, no lookup later
-        const ref = this.#endpoints.find(text, scan.target0);
+        const ref = this.#endpoints.find(bytes, scan.target0);
         if (ref !== undefined) {
           this.#targets.push(ref.name);
           this.#refs.push(ref);

@@ -20,6 +20,8 @@ export interface DiffStats {
   servicePorts: number;
   expectedEndpoints: number;
   checkedChains: number;
+  /** Service ports with a NodePort and usable endpoints (KUBE-NODEPORTS must be reached). */
+  nodePortsWithEndpoints: number;
 }
 
 interface Where {
@@ -29,7 +31,7 @@ interface Where {
 }
 
 /** Diffs one family's expected model against one ruleset's index. */
-export function diffServicePorts(expected: readonly ExpectedServicePort[], index: KubeIndex, family: 4 | 6): { findings: Finding[]; stats: DiffStats } {
+export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index: KubeIndex, family: 4 | 6): { findings: Finding[]; stats: DiffStats } {
   const fam = family === 4 ? 'IPv4' : 'IPv6';
   const findings: Finding[] = [];
   const consumed = new Set<RuleFacts>();
@@ -39,7 +41,7 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
   const sepCache = new Map<Chain, EndpointChainView>();
   const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqRules: [] };
   const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, masq: false, recentSet: false };
-  const stats: DiffStats = { servicePorts: expected.length, expectedEndpoints: 0, checkedChains: 0 };
+  const stats: DiffStats = { servicePorts: 0, expectedEndpoints: 0, checkedChains: 0, nodePortsWithEndpoints: 0 };
   const clusterMasq = inferClusterIPMasquerade(index);
 
   const svcView = (name: string): ServiceChainView => {
@@ -90,6 +92,8 @@ export function diffServicePorts(expected: readonly ExpectedServicePort[], index
   };
 
   for (const sp of expected) {
+    stats.servicePorts++;
+    if (sp.nodePort !== 0 && sp.hasEndpoints) stats.nodePortsWithEndpoints++;
     const report = (kind: FindingKind, message: string, where: Where = {}): void => {
       findings.push({
         kind, severity: where.severity ?? 'error', service: sp.service, port: sp.portLabel, protocol: sp.protocol,

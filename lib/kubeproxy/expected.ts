@@ -5,7 +5,7 @@
  * derived flags that decide which rules exist. Pure. See docs/kube-proxy-model.md.
  */
 import { endpointChainName, serviceChainName } from './chain-names.ts';
-import type { ClusterView, EndpointInput, NodeInput, Protocol, ServiceInput } from './cluster.ts';
+import type { ClusterView, EndpointInput, NodeInput, Protocol, ServiceInput, ServicePortInput, SliceInput } from './cluster.ts';
 import { ipFamily } from '../iptables/values.ts';
 
 /** One endpoint of a service port, as kube-proxy names it. */
@@ -109,37 +109,49 @@ export interface ExpectedOptions {
 
 /** Computes the expected model for every service port of the family, in a stable order. */
 export function expectedServicePorts(view: ClusterView, options: ExpectedOptions): ExpectedServicePort[] {
+  return [...eachExpectedServicePort(view, options)];
+}
+
+/**
+ * The same, one service port at a time: a check that consumes each port before asking for the next
+ * holds one service's endpoints at a time, not 100k (they die young instead of filling the old space).
+ */
+export function* eachExpectedServicePort(view: ClusterView, options: ExpectedOptions): Generator<ExpectedServicePort, void, undefined> {
   const { family, node } = options;
   const addressType = family === 4 ? 'IPv4' : 'IPv6';
-  // Endpoint candidates by service and port (name and protocol), in slice order; merged and
-  // deduplicated per service port below, as kube-proxy merges slices.
-  const byService = new Map<string, Map<string, LazyEndpoint[]>>();
+  // Slices by service, in slice order; their endpoints are merged per service port below, as
+  // kube-proxy merges slices.
+  const byService = new Map<string, SliceInput[]>();
   for (const slice of view.slices) {
     if (slice.addressType !== addressType) continue;
     const svcKey = `${slice.namespace}/${slice.service}`;
-    let ports = byService.get(svcKey);
-    if (ports === undefined) byService.set(svcKey, ports = new Map());
+    const slices = byService.get(svcKey);
+    if (slices === undefined) byService.set(svcKey, [slice]);
+    else slices.push(slice);
+  }
+  for (const svc of view.services) {
+    const clusterIP = svc.clusterIPs.find((ip) => ipFamily(ip) === family);
+    if (clusterIP === undefined) continue;
+    const slices = byService.get(`${svc.namespace}/${svc.name}`);
+    for (const port of svc.ports) {
+      yield servicePort(svc, port, clusterIP, slices === undefined ? [] : merge(endpointsOf(slices, port, family)), family, node);
+    }
+  }
+}
+
+// The endpoints of a service port in all its slices, in slice order.
+function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, family: 4 | 6): LazyEndpoint[] {
+  const eps: LazyEndpoint[] = [];
+  for (const slice of slices) {
     for (const p of slice.ports) {
-      const portKey = p.protocol + p.name;
-      let eps = ports.get(portKey);
-      if (eps === undefined) ports.set(portKey, eps = []);
+      if (p.protocol !== port.protocol || p.name !== port.name) continue;
       const suffix = `:${p.port}`;
       for (const ep of slice.endpoints) {
         eps.push(new LazyEndpoint(family === 4 ? ep.ip + suffix : `[${ep.ip}]${suffix}`, ep.ip, p.port, ep));
       }
     }
   }
-  const out: ExpectedServicePort[] = [];
-  for (const svc of view.services) {
-    const clusterIP = svc.clusterIPs.find((ip) => ipFamily(ip) === family);
-    if (clusterIP === undefined) continue;
-    const ports = byService.get(`${svc.namespace}/${svc.name}`);
-    for (const port of svc.ports) {
-      const eps = ports?.get(port.protocol + port.name);
-      out.push(servicePort(svc, port, clusterIP, eps === undefined ? [] : merge(eps), family, node));
-    }
-  }
-  return out;
+  return eps;
 }
 
 // Sorted by id as kube-proxy sorts endpoints (lexicographically), one per id: of duplicates (the
