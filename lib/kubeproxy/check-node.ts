@@ -84,7 +84,8 @@ export function kubeRuleCount(ruleset: Ruleset): number {
 
 function chooseRuleset(rulesets: readonly Ruleset[], family: 4 | 6): { ruleset: Ruleset; index: KubeIndex; mixed: Finding[] } {
   const fam = family === 4 ? 'IPv4' : 'IPv6';
-  const counted = rulesets.map((r) => ({ r, n: kubeRuleCount(r) })).sort((a, b) => b.n - a.n);
+  // one dump (the usual case) needs no count: counting walks every chain
+  const counted = rulesets.length === 1 ? [{ r: rulesets[0] as Ruleset, n: 0 }] : rulesets.map((r) => ({ r, n: kubeRuleCount(r) })).sort((a, b) => b.n - a.n);
   const chosen = counted[0]?.r as Ruleset;
   const mixed: Finding[] = [];
   const others = counted.slice(1).filter((c) => c.n > 0);

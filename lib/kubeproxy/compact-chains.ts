@@ -202,6 +202,24 @@ function probabilityAt(b: Uint8Array, from: number, to: number, copy: Copy): num
   return parseProbability(copy(from, to));
 }
 
+// True when bytes[from, to) is `a.b.c.d:port` as canonicalEndpoint returns it (no leading zeros,
+// octets up to 255, port 1-99999 as its regex allows).
+function isCanonicalV4EndpointAt(b: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  for (let octet = 0; octet < 4; octet++) {
+    const start = i;
+    let value = 0;
+    while (i < to && (b[i] as number) >= 48 && (b[i] as number) <= 57) value = value * 10 + (b[i++] as number) - 48;
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || (digits > 1 && b[start] === 48) || value > 255) return false;
+    if (b[i++] !== (octet === 3 ? 58 /* : */ : 46 /* . */)) return false;
+  }
+  const digits = to - i;
+  if (digits < 1 || digits > 5 || b[i] === 48) return false;
+  for (; i < to; i++) if ((b[i] as number) < 48 || (b[i] as number) > 57) return false;
+  return true;
+}
+
 // Marks a hairpin masquerade whose source is the DNAT address (`-s IP/32`, as kube-proxy writes it).
 const SAME_AS_DNAT = '(the DNAT address)/32';
 
@@ -317,7 +335,8 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
         const dest = copy(scan.dest0, scan.dest1);
         this.#dest = dest;
         this.#recentSet = scan.recentSet;
-        this.#dnat = undefined;
+        // canonical as printed (the common case): the canonical form is the very string, no regex later
+        this.#dnat = isCanonicalV4EndpointAt(bytes, scan.dest0, scan.dest1) ? dest : undefined;
         const src = this.#masqSource;
         const colon = dest.lastIndexOf(':');
         if (src !== undefined && src.length === colon + 3 && src.endsWith('/32') && dest.startsWith(src.slice(0, colon))) this.#masqSource = SAME_AS_DNAT;

@@ -58,7 +58,7 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
   const viewOf = (chain: Chain): EndpointChainView => {
     if (chain instanceof EndpointChain) {
       // compact chains keep their view: no cache
-      if (chain.visitedBy !== visited) { chain.visitedBy = visited; visited.add(chain); }
+      chain.visitedBy = visited;
       return chain.endpointView();
     }
     let v = sepCache.get(chain);
@@ -335,7 +335,9 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
   }
 
   for (const f of staleRules(index, consumed, fam)) findings.push(f);
-  for (const f of staleChains(index, visited, fam)) findings.push(f);
+  // compact endpoint chains carry their mark: no set lookup for 100k of them
+  const reached = (chain: Chain): boolean => (chain instanceof EndpointChain ? chain.visitedBy === visited : visited.has(chain));
+  for (const f of staleChains(index, reached, fam)) findings.push(f);
   return { findings, stats };
 }
 
@@ -359,10 +361,16 @@ function closestSet(sets: readonly (readonly ExpectedEndpoint[])[], actual: Read
  * is configured): inferred from the ruleset, since its flags are not known here.
  */
 function inferClusterIPMasquerade(index: KubeIndex): boolean {
-  for (const [name, chain] of index.nat) {
-    if (!name.startsWith('KUBE-SVC-') && !name.startsWith('KUBE-SVL-') || chain.size === 0) continue;
-    const first = chainRuleFacts(chain, 0);
-    if (first !== undefined && first.target === 'KUBE-MARK-MASQ' && first.destination !== undefined) return true;
+  // the service chains KUBE-SERVICES jumps to (usually the first answers): not all 100k nat chains
+  for (const rules of index.natServices.values()) {
+    for (const rule of rules) {
+      const target = rule.target;
+      if (target === undefined || !target.startsWith('KUBE-SVC-') && !target.startsWith('KUBE-SVL-')) continue;
+      const chain = index.nat.get(target);
+      if (chain === undefined || chain.size === 0) continue;
+      const first = chainRuleFacts(chain, 0);
+      if (first !== undefined && first.target === 'KUBE-MARK-MASQ' && first.destination !== undefined) return true;
+    }
   }
   return false;
 }

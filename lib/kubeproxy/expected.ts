@@ -212,34 +212,79 @@ function servicePort(
   }
   const hasInternal = hasEndpoints && !(internalLocal && localEndpoints.length === 0);
   const hasExternal = hasEndpoints && !(externalLocal && localEndpoints.length === 0);
-  // Chain names are SHA-256 hashes: computed when first read (most service ports never need SVL/EXT/FW).
-  let svcName: string | undefined, svlName: string | undefined, extName: string | undefined, fwName: string | undefined;
-  const chain = (prefix: 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE-FW-'): string => {
-    switch (prefix) {
-      case 'KUBE-SVC-': return svcName ??= serviceChainName(prefix, name, proto);
-      case 'KUBE-SVL-': return svlName ??= serviceChainName(prefix, name, proto);
-      case 'KUBE-EXT-': return extName ??= serviceChainName(prefix, name, proto);
-      default: return fwName ??= serviceChainName(prefix, name, proto);
-    }
-  };
-  return {
+  return new ExpectedPort({
     service, portLabel: port.name === '' ? String(port.port) : port.name, name, protocol: proto, clusterIP,
     port: port.port, nodePort, externalIPs, loadBalancerIPs, sourceRanges,
     healthCheckNodePort: svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' ? svc.healthCheckNodePort : 0,
     affinitySeconds: svc.affinitySeconds, internalLocal, externalLocal,
-    get svcChain() { return chain('KUBE-SVC-'); },
-    get svlChain() { return chain('KUBE-SVL-'); },
-    get extChain() { return chain('KUBE-EXT-'); },
-    get fwChain() { return chain('KUBE-FW-'); },
     clusterCandidates: usesCluster ? clusterCandidates : [[]], localEndpoints,
-    hasEndpoints, hasInternal, hasExternal,
-    get internalChain() { return chain(internalLocal ? 'KUBE-SVL-' : 'KUBE-SVC-'); },
-    get externalPolicyChain() { return chain(externalLocal ? 'KUBE-SVL-' : 'KUBE-SVC-'); },
-    externallyAccessible,
+    hasEndpoints, hasInternal, hasExternal, externallyAccessible,
     usesFirewall: hasEndpoints && loadBalancerIPs.length > 0 && sourceRanges.length > 0,
-  };
+  });
 }
 
+/** The facts of a service port, without its chain names. */
+type PortFacts = Omit<ExpectedServicePort, 'svcChain' | 'svlChain' | 'extChain' | 'fwChain' | 'internalChain' | 'externalPolicyChain'>;
+
+/** A service port; its chain names are SHA-256 hashes, computed when first read (most ports never need SVL/EXT/FW). */
+class ExpectedPort implements ExpectedServicePort {
+  readonly service: string;
+  readonly portLabel: string;
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly clusterIP: string;
+  readonly port: number;
+  readonly nodePort: number;
+  readonly externalIPs: readonly string[];
+  readonly loadBalancerIPs: readonly string[];
+  readonly sourceRanges: readonly string[];
+  readonly healthCheckNodePort: number;
+  readonly affinitySeconds: number | undefined;
+  readonly internalLocal: boolean;
+  readonly externalLocal: boolean;
+  readonly clusterCandidates: readonly (readonly ExpectedEndpoint[])[];
+  readonly localEndpoints: readonly ExpectedEndpoint[];
+  readonly hasEndpoints: boolean;
+  readonly hasInternal: boolean;
+  readonly hasExternal: boolean;
+  readonly externallyAccessible: boolean;
+  readonly usesFirewall: boolean;
+  #svc: string | undefined;
+  #svl: string | undefined;
+  #ext: string | undefined;
+  #fw: string | undefined;
+
+  constructor(f: PortFacts) {
+    this.service = f.service;
+    this.portLabel = f.portLabel;
+    this.name = f.name;
+    this.protocol = f.protocol;
+    this.clusterIP = f.clusterIP;
+    this.port = f.port;
+    this.nodePort = f.nodePort;
+    this.externalIPs = f.externalIPs;
+    this.loadBalancerIPs = f.loadBalancerIPs;
+    this.sourceRanges = f.sourceRanges;
+    this.healthCheckNodePort = f.healthCheckNodePort;
+    this.affinitySeconds = f.affinitySeconds;
+    this.internalLocal = f.internalLocal;
+    this.externalLocal = f.externalLocal;
+    this.clusterCandidates = f.clusterCandidates;
+    this.localEndpoints = f.localEndpoints;
+    this.hasEndpoints = f.hasEndpoints;
+    this.hasInternal = f.hasInternal;
+    this.hasExternal = f.hasExternal;
+    this.externallyAccessible = f.externallyAccessible;
+    this.usesFirewall = f.usesFirewall;
+  }
+
+  get svcChain(): string { return this.#svc ??= serviceChainName('KUBE-SVC-', this.name, this.protocol); }
+  get svlChain(): string { return this.#svl ??= serviceChainName('KUBE-SVL-', this.name, this.protocol); }
+  get extChain(): string { return this.#ext ??= serviceChainName('KUBE-EXT-', this.name, this.protocol); }
+  get fwChain(): string { return this.#fw ??= serviceChainName('KUBE-FW-', this.name, this.protocol); }
+  get internalChain(): string { return this.internalLocal ? this.svlChain : this.svcChain; }
+  get externalPolicyChain(): string { return this.externalLocal ? this.svlChain : this.svcChain; }
+}
 
 /**
  * The cluster endpoint sets topology hints allow (kube-proxy's CategorizeEndpoints). With a known

@@ -42,11 +42,11 @@ export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, f
   return out;
 }
 
-/** Per-service chains that exist but that no rule jumps to. */
-export function staleChains(index: KubeIndex, visited: ReadonlySet<Chain>, family: 'IPv4' | 'IPv6'): Finding[] {
+/** Per-service chains that exist but that no rule jumps to (`reached`: the diff got there). */
+export function staleChains(index: KubeIndex, reached: (chain: Chain) => boolean, family: 'IPv4' | 'IPv6'): Finding[] {
   const candidates = new Set<string>();
   for (const chain of index.nat.values()) {
-    if (visited.has(chain) || chain.name.charCodeAt(0) !== 75 /* K */) continue;
+    if (reached(chain) || chain.name.charCodeAt(0) !== 75 /* K */) continue;
     if (PER_SERVICE_PREFIXES.some((p) => chain.name.startsWith(p))) candidates.add(chain.name);
   }
   if (candidates.size === 0) return [];

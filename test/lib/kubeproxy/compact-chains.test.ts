@@ -41,6 +41,9 @@ t.test('keeps the endpoint chains kube-proxy writes as values, read as their tex
     // ClientIP affinity, nft and legacy order
     `${SEP_A} -s 10.0.0.1/32 -j KUBE-MARK-MASQ\n${SEP_A} -p tcp -m comment --comment "ns5/svc5:p80" -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80\n`,
     `${SEP_A} -p tcp -m tcp -m comment --comment "ns5/svc5:p80" -m recent --set --name KUBE-SEP-AAAAAAAAAAAAAAAA --mask 255.255.255.255 --rsource -j DNAT --to-destination 10.0.0.1:80\n`,
+    // DNAT addresses written other than canonically (hand-made restore input): compared by value
+    ...['010.0.0.1:80', '10.0.0.256:80', '10.0.0.1:080', '10.0.0.1', '10.0.0.1:', '10.0.0.1:123456', '[fd00:0::1]:80', '255.255.255.255:65535'].map(
+      (to) => `${SEP_A} -p tcp -m tcp -j DNAT --to-destination ${to}\n`),
   ];
   for (const rules of shapes) {
     const { compact, plain } = chainsOf(dump(rules));
