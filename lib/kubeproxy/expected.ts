@@ -227,55 +227,16 @@ function servicePort(
 type PortFacts = Omit<ExpectedServicePort, 'svcChain' | 'svlChain' | 'extChain' | 'fwChain' | 'internalChain' | 'externalPolicyChain'>;
 
 /** A service port; its chain names are SHA-256 hashes, computed when first read (most ports never need SVL/EXT/FW). */
+// The facts are the constructor's argument, copied as they are: the interface declares them.
+interface ExpectedPort extends PortFacts {}
 class ExpectedPort implements ExpectedServicePort {
-  readonly service: string;
-  readonly portLabel: string;
-  readonly name: string;
-  readonly protocol: Protocol;
-  readonly clusterIP: string;
-  readonly port: number;
-  readonly nodePort: number;
-  readonly externalIPs: readonly string[];
-  readonly loadBalancerIPs: readonly string[];
-  readonly sourceRanges: readonly string[];
-  readonly healthCheckNodePort: number;
-  readonly affinitySeconds: number | undefined;
-  readonly internalLocal: boolean;
-  readonly externalLocal: boolean;
-  readonly clusterCandidates: readonly (readonly ExpectedEndpoint[])[];
-  readonly localEndpoints: readonly ExpectedEndpoint[];
-  readonly hasEndpoints: boolean;
-  readonly hasInternal: boolean;
-  readonly hasExternal: boolean;
-  readonly externallyAccessible: boolean;
-  readonly usesFirewall: boolean;
   #svc: string | undefined;
   #svl: string | undefined;
   #ext: string | undefined;
   #fw: string | undefined;
 
-  constructor(f: PortFacts) {
-    this.service = f.service;
-    this.portLabel = f.portLabel;
-    this.name = f.name;
-    this.protocol = f.protocol;
-    this.clusterIP = f.clusterIP;
-    this.port = f.port;
-    this.nodePort = f.nodePort;
-    this.externalIPs = f.externalIPs;
-    this.loadBalancerIPs = f.loadBalancerIPs;
-    this.sourceRanges = f.sourceRanges;
-    this.healthCheckNodePort = f.healthCheckNodePort;
-    this.affinitySeconds = f.affinitySeconds;
-    this.internalLocal = f.internalLocal;
-    this.externalLocal = f.externalLocal;
-    this.clusterCandidates = f.clusterCandidates;
-    this.localEndpoints = f.localEndpoints;
-    this.hasEndpoints = f.hasEndpoints;
-    this.hasInternal = f.hasInternal;
-    this.hasExternal = f.hasExternal;
-    this.externallyAccessible = f.externallyAccessible;
-    this.usesFirewall = f.usesFirewall;
+  constructor(facts: PortFacts) {
+    Object.assign(this, facts);
   }
 
   get svcChain(): string { return this.#svc ??= serviceChainName('KUBE-SVC-', this.name, this.protocol); }
