@@ -234,21 +234,35 @@ function shape(b: Uint8Array): number {
   return NONE;
 }
 
+/** A compact chain's rules as plain texts, once it holds a rule it cannot keep compactly, and their view. */
+interface Fallback {
+  texts: string[];
+  lines: number[];
+  view?: EndpointChainView | undefined;
+}
+
 /** Shared parts of the compact chains: identity, and the plain-text form they fall back to. */
 abstract class CompactChain implements ParsedChain {
   readonly name: string;
-  readonly policy = undefined;
-  readonly counters = undefined;
   readonly line: number;
   protected readonly info: DumpInfo;
   /** Set once the chain holds a rule it cannot keep compactly: from then on, all rules as texts. */
-  protected fallback: { texts: string[]; lines: number[] } | undefined;
+  protected fallback: Fallback | undefined;
   #rules: Rule[] | undefined;
 
   constructor(name: string, line: number, info: DumpInfo) {
     this.name = name;
     this.line = line;
     this.info = info;
+  }
+
+  // prototype getters, not fields: 100k chains, two words each
+  get policy(): undefined {
+    return undefined;
+  }
+
+  get counters(): undefined {
+    return undefined;
   }
 
   get plain(): boolean {
@@ -277,6 +291,7 @@ abstract class CompactChain implements ParsedChain {
 
   insert(rule: string, line: number, at: number | undefined): void {
     const f = this.toTexts();
+    f.view = undefined;
     if (at === undefined) { f.texts.push(rule); f.lines.push(line); } else { f.texts.splice(at, 0, rule); f.lines.splice(at, 0, line); }
   }
 
@@ -287,7 +302,7 @@ abstract class CompactChain implements ParsedChain {
   }
 
   /** Turns the chain into plain texts (compact rules rendered), for a rule it cannot keep compactly. */
-  protected toTexts(): { texts: string[]; lines: number[] } {
+  protected toTexts(): Fallback {
     this.#rules = undefined;
     if (this.fallback === undefined) {
       const f = { texts: this.texts, lines: this.lineNumbers };
@@ -305,8 +320,7 @@ abstract class CompactChain implements ParsedChain {
 export class EndpointChain extends CompactChain implements EndpointChainView {
   /** Which diff run last counted this chain as reached (the run's own set): lets the diff skip a cache. */
   visitedBy: object | undefined;
-  /** True once deleted (`-X`): jumps resolved to this object no longer reach it. */
-  removed = false;
+  #removed = false;
   #masqSource: string | undefined;
   #masqLine = 0;
   #proto: string | undefined;
@@ -314,7 +328,6 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
   #dnat: string | undefined;
   #dnatLine = 0;
   #recentSet = false;
-  #fallbackView: EndpointChainView | undefined;
 
   get size(): number {
     if (this.fallback !== undefined) return this.fallback.texts.length;
@@ -322,7 +335,6 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
   }
 
   append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
-    this.#fallbackView = undefined;
     if (this.fallback === undefined && this.#dest === undefined) {
       const kind = scanRule(bytes, start, end, this.name.length);
       if (kind === MASQ && this.#masqSource === undefined) {
@@ -371,8 +383,9 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
   /** What the chain does (see chain-view.ts): itself, unless it holds texts. */
   endpointView(): EndpointChainView {
     if (this.fallback === undefined) return this;
-    this.#fallbackView ??= readEndpointChain(chainLike(this.name, this.fallback.texts, this.fallback.lines, this.info));
-    return this.#fallbackView;
+    const f = this.fallback;
+    f.view ??= readEndpointChain(chainLike(this.name, f.texts, f.lines, this.info));
+    return f.view as EndpointChainView;
   }
 
   get exists(): boolean {
@@ -395,13 +408,17 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
   }
 
   remove(): void {
-    this.removed = true;
+    this.#removed = true;
+  }
+
+  /** True once deleted (`-X`): jumps resolved to this object no longer reach it. */
+  get removed(): boolean {
+    return this.#removed;
   }
 
   protected clear(): void {
     this.#masqSource = this.#proto = this.#dest = this.#dnat = undefined;
     this.#recentSet = false;
-    this.#fallbackView = undefined;
   }
 }
 
