@@ -30,7 +30,7 @@ import type { AgentConfig } from './config.ts';
 import { rulesConfig } from './config.ts';
 import { startLogMonitor } from './log-monitor.ts';
 import { createAgentMetrics } from './metrics.ts';
-import { createRulesMonitor } from './rules-monitor.ts';
+import { createRulesMonitor, scanBoundMs } from './rules-monitor.ts';
 import { ScanWorkerClient } from './scan-worker-client.ts';
 import { startLoop } from './scheduler.ts';
 import type { Loop } from './scheduler.ts';
@@ -146,10 +146,11 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
 
   const loops: Loop[] = [];
   const onError = (name: string) => (error: unknown): void => { log.error({ err: error, loop: name }, 'loop run failed; it continues'); };
-  loops.push(startLoop({
+  const rulesLoop = startLoop({
     name: 'rules', task: (s) => rules.scan(s), intervalMs: () => rules.intervalMs(), jitter: config.jitter, clock, signal,
-    stuckAfterMs: config.scanTimeoutMs + config.execTimeoutMs * (config.families.length * 2 + 2) + 30_000, onError: onError('rules'),
-  }));
+    stuckAfterMs: scanBoundMs(config), onError: onError('rules'),
+  });
+  loops.push(rulesLoop);
   loops.push(startLoop({
     name: 'logs', task: async () => { if (await logs.evaluate()) recompute(); }, intervalMs: () => 1000, jitter: 0, clock, signal, stuckAfterMs: 30_000, onError: onError('logs'),
   }));
@@ -170,7 +171,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
   }
   recompute();
   // The first scans wait for the API view's first lists: scan as soon as they are in.
-  void cluster.whenReady().then(() => { if (rules.state.waitingForView) loops[0]?.wake(); });
+  void cluster.whenReady().then(() => { if (rules.state.waitingForView) rulesLoop.wake(); });
 
   const app = buildServer({
     registry, unknownStatusCode: config.unknownStatusCode,
@@ -211,7 +212,7 @@ export async function createAgent(deps: AgentDeps): Promise<Agent> {
       }
     },
     verdict: () => verdict,
-    scanNow: () => loops[0]?.wake(),
+    scanNow: () => rulesLoop.wake(),
     close,
   };
 }

@@ -22,6 +22,9 @@ import type { ClusterSource } from './cluster-source.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { ScanWorkerClient } from './scan-worker-client.ts';
 
+// What sending the view (or its changes) cost the worker, and the objects it skipped.
+type Loaded = { cpuMs: number; skipped: readonly { object: string; reason: string }[] };
+
 /** The API source. */
 export function createApiClusterSource(deps: {
   view: { start(): void; waitForSync(): Promise<void>; snapshot(): Snapshot; close(): Promise<void> };
@@ -52,7 +55,7 @@ export function createApiClusterSource(deps: {
   const inStep = (worker: ScanWorkerClient): boolean => worker.hasCluster && heldBy === worker.started;
 
   // Sends the whole view (a structured clone of every object: only for a worker without it).
-  const loadAll = async (worker: ScanWorkerClient): Promise<{ cpuMs: number; skipped: readonly { object: string; reason: string }[] }> => {
+  const loadAll = async (worker: ScanWorkerClient): Promise<Loaded> => {
     heldBy = undefined;
     const reply = await worker.loadCluster({ kind: 'encoded', ...tracker.encoded() }, false, deps.timeoutMs, version);
     if (!reply.ok) return { cpuMs: reply.cpuMs, skipped: [] };
@@ -63,17 +66,18 @@ export function createApiClusterSource(deps: {
   };
 
   // Sends the changes that made view `version`; a worker out of step gets the whole view.
-  const sendDelta = async (worker: ScanWorkerClient, delta: ClusterDelta): Promise<number> => {
+  // What it skipped is counted by the caller (as for a whole view sent by sync).
+  const sendDelta = async (worker: ScanWorkerClient, delta: ClusterDelta): Promise<Loaded> => {
     heldBy = undefined;
     const reply = await worker.updateCluster({ from: version - 1, to: version, ...delta }, deps.timeoutMs);
     if (reply.ok) {
       heldBy = worker.started;
       log.debug({ version, upserts: delta.upserts.length, deletes: delta.deletes.length }, 'cluster view changes sent to the scan worker');
-      countSkipped(deps.metrics, reply.skipped);
-      return reply.cpuMs;
+      return { cpuMs: reply.cpuMs, skipped: reply.skipped };
     }
     log.warn({ problem: reply.error.message }, 'scan worker view out of step: sending it whole');
-    return reply.cpuMs + (await loadAll(worker)).cpuMs;
+    const full = await loadAll(worker);
+    return { cpuMs: reply.cpuMs + full.cpuMs, skipped: full.skipped };
   };
 
   return {
@@ -87,13 +91,9 @@ export function createApiClusterSource(deps: {
         const delta = tracker.take({ services: s.services, endpointSlices: s.endpointSlices, node: s.node });
         if (delta.upserts.length > 0 || delta.deletes.length > 0 || !loaded) {
           version++;
-          if (inStep(worker)) {
-            cpuMs = await sendDelta(worker, delta);
-          } else {
-            const full = await loadAll(worker);
-            countSkipped(deps.metrics, full.skipped);
-            cpuMs = full.cpuMs;
-          }
+          const sent = inStep(worker) ? await sendDelta(worker, delta) : await loadAll(worker);
+          countSkipped(deps.metrics, sent.skipped);
+          cpuMs = sent.cpuMs;
         }
       }
       return { loaded, version, seq: version, judgeable: s.judgeable && loaded, state: s.state, serviceChangedAt: s.serviceChangedAt, cpuMs };

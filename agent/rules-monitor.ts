@@ -18,7 +18,7 @@ import type { ClusterSource } from './cluster-source.ts';
 import type { AgentConfig } from './config.ts';
 import { formatDuration } from './duration.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { fromPlain } from './scan-worker-client.ts';
+import { fromPlain } from './plain-error.ts';
 import type { ScanWorkerClient } from './scan-worker-client.ts';
 import { driftItems } from './verdict.ts';
 
@@ -37,10 +37,10 @@ export const RECYCLE_HEAP_BYTES = 32 * 1024 * 1024;
  * (measured: 261 MiB steady for the agent and its worker, 115 MiB without). A new worker starts only
  * when the next scan needs one (~0.1 CPU-s), so between big scans the agent holds no worker at all.
  */
-export const RECYCLE_RSS_GROWTH_BYTES = 32 * 1024 * 1024;
+const RECYCLE_RSS_GROWTH_BYTES = 32 * 1024 * 1024;
 
 /** Share of `--cpu-budget` the interval aims at (see intervalMs). */
-export const BUDGET_AIM = 0.9;
+const BUDGET_AIM = 0.9;
 
 /**
  * How long the worker may take to dump the rules: every command is bounded by --exec-timeout (plus
@@ -49,6 +49,18 @@ export const BUDGET_AIM = 0.9;
  */
 export function dumpTimeoutMs(config: Pick<AgentConfig, 'execTimeoutMs' | 'families'>): number {
   return (config.execTimeoutMs + 2000) * (config.families.length + 6) + 10_000;
+}
+
+/**
+ * How long one scan may run before the rules loop counts as stuck (/livez). A scan asks the worker
+ * once, bounded by the dump limit and then --scan-timeout for the parse and check
+ * (ScanWorkerClient.scan), and, when the worker needs the cluster view, a second time, bounded by
+ * --scan-timeout alone; sending the view (a delta, the whole view when out of step, a reload) is
+ * up to three more sends, each bounded by --scan-timeout too. The 30 s are for starting or recycling
+ * a worker. A slow scan within its own limits must never look stuck.
+ */
+export function scanBoundMs(config: Pick<AgentConfig, 'execTimeoutMs' | 'families' | 'scanTimeoutMs'>): number {
+  return dumpTimeoutMs(config) + 5 * config.scanTimeoutMs + 30_000;
 }
 
 /** What the last scans left. */
