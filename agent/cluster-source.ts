@@ -14,7 +14,7 @@ import type { Clock, Logger } from '../lib/kube/deps.ts';
 import type { FreshnessState } from '../lib/kube/freshness.ts';
 import type { ApiInput } from './verdict.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { fromPlain } from './scan-worker-client.ts';
+import { fromPlain } from './plain-error.ts';
 import type { ScanWorkerClient } from './scan-worker-client.ts';
 
 /** What a scan needs to know about the view. */

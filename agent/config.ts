@@ -302,7 +302,7 @@ function assemble(v: Record<string, unknown>, file: { path: string; values: Reco
   } catch (error) {
     errors.push((error as Error).message);
   }
-  let taints: TaintPolicy = { ...DEFAULT_TAINT_POLICY, conditionTypes: [] };
+  let taints = DEFAULT_TAINT_POLICY; // replaced, or the configuration is rejected
   try {
     taints = parseTaintPolicy(file.values.taints, `${file.path === '' ? 'config' : file.path}: taints`);
   } catch (error) {

@@ -8,6 +8,7 @@ import { AgentError } from '../lib/errors.ts';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
 import { fromPlain } from './plain-error.ts';
 import type { PlainError } from './plain-error.ts';
+import { siblingModule } from './sibling-module.ts';
 
 /** What the thread posts back. */
 export type AsideReply =
@@ -22,9 +23,7 @@ export interface ClusterRead {
 
 /** Starts reading `path` (file or directory, as `check --cluster` takes it) on a worker thread. */
 export function readClusterAside(path: string): ClusterRead {
-  // the thread's module next to this one: .ts from the sources, .js once compiled
-  const url = new URL(import.meta.url.endsWith('.ts') ? './read-cluster-thread.ts' : './read-cluster-thread.js', import.meta.url);
-  const worker = new Worker(url, { workerData: path });
+  const worker = new Worker(siblingModule('read-cluster-thread', import.meta.url), { workerData: path });
   const view = new Promise<ClusterView>((resolve, reject) => {
     worker.once('message', (reply: AsideReply) => {
       void worker.terminate();

@@ -5,13 +5,13 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { agentError } from '../lib/errors.ts';
+import { agentError, isAgentError } from '../lib/errors.ts';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
 import { parseClusterText } from '../lib/kubeproxy/cluster-text.ts';
 
 /** Largest cluster file read (kubectl's JSON for a very large cluster is a few hundred MB). */
-export const MAX_CLUSTER_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+const MAX_CLUSTER_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 
 /** Reads a cluster file or every .json/.yaml/.yml file of a directory (recursively, sorted). */
 export async function readCluster(path: string): Promise<ClusterView> {
@@ -32,7 +32,7 @@ export async function readCluster(path: string): Promise<ClusterView> {
       if (size > MAX_CLUSTER_FILE_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Expected at most ${MAX_CLUSTER_FILE_BYTES} bytes, got ${size}`, { where: file });
       text = await readFile(file, 'utf8');
     } catch (error) {
-      if ((error as { code?: string }).code?.startsWith('DPS_ERR_') === true) throw error;
+      if (isAgentError(error)) throw error;
       throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: file, cause: error });
     }
     const parsed = parseClusterText(text, file);

@@ -16,6 +16,7 @@ import { AgentError, agentError } from '../lib/errors.ts';
 import type { Logger } from '../lib/kube/deps.ts';
 import type { RulesConfig } from './config.ts';
 import type { RulesMemory } from './rules-source.ts';
+import { siblingModule } from './sibling-module.ts';
 import type { ClusterSource, WorkerNotice, WorkerReply, WorkerRequest } from './scan-worker.ts';
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: AgentError) => void; timer: NodeJS.Timeout; afterDump: number | undefined };
@@ -27,7 +28,6 @@ export interface ScanWorkerOptions {
   readonly rules?: RulesConfig;
   /** Where the worker's log lines go (default: dropped). */
   readonly log?: Logger;
-  readonly url?: URL;
 }
 
 /**
@@ -44,8 +44,6 @@ export function workerExecArgv(parent: readonly string[], nodeOptions: string | 
   return parent[i]!.includes('=') ? [parent[i]!] : parent.slice(i, i + 2);
 }
 
-export { fromPlain } from './plain-error.ts';
-
 /** The client. */
 export class ScanWorkerClient {
   readonly #url: URL;
@@ -61,8 +59,7 @@ export class ScanWorkerClient {
   started = 0;
 
   constructor(options: ScanWorkerOptions = {}) {
-    // the worker module next to this one: scan-worker.ts from the sources, scan-worker.js once compiled
-    this.#url = options.url ?? new URL(import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './scan-worker.js', import.meta.url);
+    this.#url = siblingModule('scan-worker', import.meta.url);
     this.#rules = options.rules;
     this.#log = options.log;
   }

@@ -59,9 +59,6 @@ export type WorkerRequest =
    */
   | { type: 'scan'; id: number; nodeName: string; previousHashes: Record<string, string>; reuse: boolean; usePending?: boolean; clusterSeq?: number };
 
-/** A coded error as plain data. */
-export type { PlainError } from './plain-error.ts';
-
 /** A dump as reported to the agent (for metrics and logs): everything but its bytes. */
 export type DumpInfo = Omit<Dump, 'bytes'>;
 
@@ -88,16 +85,15 @@ export type WorkerReply =
     rssGrowthBytes: number;
   };
 
-// The view: read from a file, or kept object by object (API); its number (API only).
 // The worker's RSS once its modules are loaded: what it grows beyond this is given back by a restart.
 const START_RSS = process.memoryUsage.rss();
+// The view: read from a file, or kept object by object (API); its number (API only).
 let cluster: ClusterView | ClusterStore | undefined;
 let clusterSeq: number | undefined;
 // Dumps kept while the main process loads the cluster view (the worker starts without one).
 let pending: Dump[] = [];
 // Set by `init`.
 let rules: RulesSource | undefined;
-
 
 // The CPU the worker spent starting (Node and its modules), charged to its first request: a worker
 // started per big scan costs this every scan, and the CPU budget must see it.

@@ -15,10 +15,11 @@
  */
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { systemExec } from '../agent/exec.ts';
+import { AGENT_ENTRY } from './entry.ts';
 import { generateCluster } from './generate.ts';
 import { percentile } from './load.ts';
 import type { LoadResult } from './load.ts';
@@ -30,8 +31,6 @@ const dir = mkdtempSync(join(tmpdir(), 'dps-bench-agent-'));
 const log = (s: string): void => { console.log(s); };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const TICKS = 100;
-// The compiled agent when built (its scan worker starts in ~0.1 CPU-s, ~0.4 from the sources).
-const ENTRY = existsSync(join(here, '..', 'dist', 'agent', 'main.js')) ? join(here, '..', 'bin', 'dataplane-sentinel.js') : join(here, '..', 'agent', 'main.ts');
 
 // CPU seconds and RSS (MiB) of a process and every live descendant (the scan worker is a child
 // process: its memory and CPU count as the agent's). CPU includes reaped children (iptables-save,
@@ -66,7 +65,7 @@ async function metric(url: string, name: string): Promise<number> {
 let port = 19700;
 async function startAgent(holderPid: number, extra: string[]): Promise<{ proc: ResultPromise; url: string; pid: number }> {
   const url = `http://127.0.0.1:${++port}`;
-  const proc = execa(process.execPath, [ENTRY, 'agent', '--node', 'node-0', '--listen', `127.0.0.1:${port}`,
+  const proc = execa(process.execPath, [AGENT_ENTRY, 'agent', '--node', 'node-0', '--listen', `127.0.0.1:${port}`,
     '--cluster-file', join(dir, 'cluster.json'), '--rules-command', `nsenter -t ${holderPid} -n iptables-legacy-save`,
     '--log-path', join(dir, 'kube-proxy.log'), '--pod-log-dir', join(dir, 'pods'), '--log-state-file', join(dir, 'state.json'),
     '--no-journal', '--no-kube-proxy-probe', '--log-level', 'warn', '--scan-timeout', '10m', ...extra], { reject: false, stdout: 'ignore', stderr: 'inherit' });

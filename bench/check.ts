@@ -5,12 +5,13 @@
  * Needs root, unshare and iptables for the dump baselines; without them only our side is measured.
  */
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { serialize } from 'node:v8';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
+import { AGENT_ENTRY } from './entry.ts';
 import { generateCluster } from './generate.ts';
 
 const sizes = (process.argv[2] ?? '1000,10000,20000').split(',').map(Number);
@@ -52,8 +53,7 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     const w = JSON.parse(small.stdout) as Record<string, number>;
     const c0 = performance.now();
     // the installed entry point (compiled dist/) when built, as users run it; else the sources
-    const entry = existsSync(join(here, '..', 'dist', 'agent', 'main.js')) ? join(here, '..', 'bin', 'dataplane-sentinel.js') : join(here, '..', 'agent', 'main.ts');
-    const e2e = await execa(process.execPath, [entry, 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
+    const e2e = await execa(process.execPath, [AGENT_ENTRY, 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
     const e2eMs = performance.now() - c0;
     const mb = statSync(saved).size / 2 ** 20;
     console.log(`${n} services x ${endpoints} endpoints: ${m.lines} lines, ${mb.toFixed(1)} MB`);
@@ -61,6 +61,11 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     console.log(`  parse ${m.parseMs?.toFixed(0)} ms + diff ${m.diffMs?.toFixed(0)} ms = ${m.parseDiffMs?.toFixed(0)} ms (${((m.linesPerSecond ?? 0) / 1e6).toFixed(2)} M lines/s), ${(Number(m.parseDiffMs) / legacyMs).toFixed(2)}x legacy-save; peak RSS ${m.maxRssMB} MB (${m.rssBeforeMB} MB with the API view, before the dump was read); verdict ${String(m.verdict) === 'in-sync' ? 'in-sync' : `drift?! ${m.findings}`}`);
     console.log(`  with the scan worker's --max-semi-space-size=2: parse + diff ${w.parseDiffMs?.toFixed(0)} ms, peak RSS ${w.maxRssMB} MB`);
     console.log(`  check command end to end: ${e2eMs.toFixed(0)} ms (exit ${e2e.exitCode}), ${(e2eMs / legacyMs).toFixed(2)}x legacy-save`);
+    // A generated ruleset matches its cluster: anything but in-sync is a broken engine, not a figure.
+    if (String(m.verdict) !== 'in-sync' || String(w.verdict) !== 'in-sync' || e2e.exitCode !== 0) {
+      console.error(`  FAILED: expected in-sync everywhere, got ${String(m.verdict)} / ${String(w.verdict)} / check exit ${e2e.exitCode}`);
+      process.exitCode = 1;
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

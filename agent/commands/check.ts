@@ -6,7 +6,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CliIo } from '../cli-io.ts';
 import { EXIT } from '../cli-io.ts';
-import { agentError, formatError } from '../../lib/errors.ts';
+import { agentError, formatError, isAgentError } from '../../lib/errors.ts';
 import { PIECE_BYTES } from '../../lib/iptables/parse.ts';
 import type { Ruleset } from '../../lib/iptables/types.ts';
 import { checkNode } from '../../lib/kubeproxy/check-node.ts';
@@ -126,7 +126,7 @@ async function readRules(path: string, io: CliIo): Promise<Ruleset[]> {
     }
     return parser.end();
   } catch (error) {
-    if ((error as { code?: string }).code?.startsWith('DPS_ERR_') === true) throw error;
+    if (isAgentError(error)) throw error;
     throw agentError('DPS_ERR_INPUT_READ', `Cannot read: ${(error as Error).message}`, { where: path, cause: error });
   } finally {
     if (fd !== undefined) closeSync(fd);

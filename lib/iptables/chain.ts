@@ -23,7 +23,6 @@ export interface DumpInfo {
   plain: boolean;
 }
 
-export type { Copy } from './bytes.ts';
 
 /** What the parser needs of a chain. */
 export interface ParsedChain extends Chain {

@@ -8,7 +8,7 @@
  * backends can be detected.
  */
 import { agentError } from '../errors.ts';
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { bytesStartWith, latin1Copier, lineAt, utf8Copier } from './bytes.ts';
 import type { Copy } from './bytes.ts';
 import { preview, TextChain } from './chain.ts';
@@ -39,22 +39,17 @@ interface Section {
   ruleCount: number;
 }
 
-/**
- * Size of the pieces a byte dump is decoded and parsed in: the whole dump is never one string, and a
- * piece's string is small enough to be allocated young and die young (no large-object space).
- */
+/** Size of the pieces a byte dump is parsed in (a line longer than a piece is carried over). */
 export const PIECE_BYTES = 1 << 16;
 
 /** Parses a dump given as text; throws a coded error (DPS_ERR_RULES_*) with `where` = `source:line`. */
 export function parseIptablesSave(text: string, options: ParseOptions): Ruleset[] {
-  const parser = new DumpParser(options);
-  parser.push(Buffer.from(text, 'utf8'));
-  return parser.end();
+  return parseIptablesSaveBytes(Buffer.from(text, 'utf8'), options);
 }
 
 /**
- * Parses a dump given as bytes, a piece at a time: each piece is decoded on its own and rules keep
- * copies of their lines, so the dump's text is never held whole (50 MB at 10k services).
+ * Parses a dump given as bytes, a piece at a time: rules keep copies of what they need, so the
+ * dump's text is never held whole (50 MB at 10k services).
  */
 export function parseIptablesSaveBytes(bytes: Uint8Array, options: ParseOptions): Ruleset[] {
   const parser = new DumpParser(options);
@@ -130,7 +125,7 @@ export class DumpParser {
     }
     const source = this.#source;
     if (this.#table !== undefined) {
-      this.#fail('DPS_ERR_RULES_TRUNCATED', `The dump ends inside table "${this.#table.name}" (started on line ${this.#table.line}): no COMMIT`);
+      throw agentError('DPS_ERR_RULES_TRUNCATED', `The dump ends inside table "${this.#table.name}" (started on line ${this.#table.line}): no COMMIT`, { where: `${source}:${this.#lineNo}` });
     }
     this.#sections.push(this.#section);
     const rulesets = this.#sections.filter((s) => s.tables.size > 0).map((s): Ruleset => ({
@@ -156,7 +151,8 @@ export class DumpParser {
   #pushLines(bytes: Buffer): void {
     const ascii = isAscii(bytes);
     let bad = bytes.indexOf(0);
-    if (bad === -1 && !ascii) bad = bytes.toString('utf8').indexOf('\uFFFD') === -1 ? -1 : badUtf8At(bytes);
+    // invalid UTF-8, or U+FFFD itself (what a decoder made of binary data before): not a dump
+    if (bad === -1 && !ascii && (!isUtf8(bytes) || bytes.indexOf('\uFFFD') !== -1)) bad = badUtf8At(bytes);
     if (bad !== -1) {
       throw agentError('DPS_ERR_RULES_BINARY', 'Expected text, got binary data', { where: `${this.#source}:${this.#lineNo + lineAt(bytes, bad)}` });
     }
@@ -169,9 +165,7 @@ export class DumpParser {
     this.#parse(bytes, ascii ? latin1Copier(bytes) : utf8Copier(bytes));
   }
 
-  #fail(code: 'DPS_ERR_RULES_SYNTAX' | 'DPS_ERR_RULES_TRUNCATED', message: string, at = this.#lineNo): never {
-    throw agentError(code, message, { where: `${this.#source}:${at}` });
-  }
+
 
   #parse(bytes: Buffer, copy: Copy): void {
     const source = this.#source;

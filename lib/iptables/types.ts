@@ -84,6 +84,11 @@ export interface Chain {
   text(i: number): string;
   /** The line of rule i. */
   lineOf(i: number): number;
+  /**
+   * The `-j` target of rule i when the chain knows it without its text (compact chains; undefined:
+   * read the text). Saves rendering a rule only to find where it jumps.
+   */
+  knownTarget?(i: number): string | undefined;
   /** The rules, fully structured; parsed on first access (throws DPS_ERR_RULES_SYNTAX naming the line). */
   readonly rules: readonly Rule[];
 }

@@ -168,8 +168,8 @@ function rawList(kc: k8s.KubeConfig, via: { http: k8s.HttpLibrary; authenticate:
     await via.authenticate(ctx);
     ctx.setSignal(r.signal);
     const res = await via.http.send(ctx).toPromise();
-    // The fetch library's body also has stream() (untyped): items are then parsed one by one.
-    const stream = (res.body as { stream?: () => AsyncIterable<Uint8Array> | null }).stream?.();
+    // A 200 with a streamed body is split as it arrives: items are then parsed one by one.
+    const stream = res.body.stream();
     if (res.httpStatusCode === 200 && r.onItem !== undefined && stream) {
       const splitter = new ListSplitter(r.onItem);
       for await (const chunk of stream) splitter.push(chunk);

@@ -290,15 +290,15 @@ export class Informer<T> {
     let continueToken: string | undefined;
     let rv = '';
     const dropped: Partial<Record<DropReason, number>> = {};
+    // Each object is trimmed as soon as it is decoded: the full ones are garbage at once.
+    const onItem = (item: unknown): void => {
+      const r = this.#o.trim(item, this.#interner);
+      if (r.ok) next.set(r.key, deepFreeze(r.value));
+      else dropped[r.reason] = (dropped[r.reason] ?? 0) + 1;
+    };
     do {
       const timeout = AbortSignal.timeout(this.#o.listTimeoutMs);
       let page: ListPage;
-      // Each object is trimmed as soon as it is decoded: the full ones are garbage at once.
-      const onItem = (item: unknown): void => {
-        const r = this.#o.trim(item, this.#interner);
-        if (r.ok) next.set(r.key, deepFreeze(r.value));
-        else dropped[r.reason] = (dropped[r.reason] ?? 0) + 1;
-      };
       try {
         page = await this.#o.list({
           limit: this.#o.pageSize,

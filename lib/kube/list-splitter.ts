@@ -24,6 +24,9 @@ const text = (parts: Uint8Array[]): string => {
   const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   return Buffer.from(whole.buffer, whole.byteOffset, whole.byteLength).toString('utf8');
 };
+// Bytes [from, to) of a chunk as Latin-1, at most enough of them to tell `items` from a longer key.
+const latin1 = (chunk: Uint8Array, from: number, to: number): string =>
+  String.fromCharCode(...chunk.subarray(from, Math.min(to, from + ITEMS.length + 1)));
 
 /** Feeds list-response bytes in; calls `onItem` for each element of `items` as soon as it is complete. */
 export class ListSplitter {
@@ -42,6 +45,8 @@ export class ListSplitter {
   #item: Uint8Array[] = [];
   /** Kind of the element being cut out: a container, a string, or a bare scalar. */
   #itemKind: 'none' | 'container' | 'string' | 'scalar' = 'none';
+  /** Where the element being cut out starts in the current chunk (-1: not in it). */
+  #itemStart = -1;
 
   constructor(onItem: (item: unknown) => void) {
     this.#onItem = onItem;
@@ -73,34 +78,25 @@ export class ListSplitter {
   /** Scans one chunk. */
   push(chunk: Uint8Array): void {
     let envStart = this.#mode === 'items' ? -1 : 0;
-    let itemStart = this.#itemKind === 'none' ? -1 : 0;
-    const endItem = (end: number): void => {
-      this.#item.push(chunk.subarray(itemStart, end));
-      const parts = this.#item;
-      this.#item = [];
-      this.#itemKind = 'none';
-      itemStart = -1;
-      this.#onItem(JSON.parse(text(parts)));
-    };
-    const latin1 = (from: number, to: number): string => String.fromCharCode(...chunk.subarray(from, Math.min(to, from + ITEMS.length + 1)));
+    this.#itemStart = this.#itemKind === 'none' ? -1 : 0;
     let i = 0;
-    if (this.#inString) i = this.#endString(chunk, 0, latin1, endItem) + 1;
+    if (this.#inString) i = this.#endString(chunk, 0) + 1;
     for (; i < chunk.length; i++) {
       const c = chunk[i]!;
       const inItems = this.#mode === 'items' && this.#depth === 2;
-      if (inItems && this.#itemKind === 'scalar' && (c === COMMA || c === CLOSE_BRACKET || isSpace(c))) endItem(i);
+      if (inItems && this.#itemKind === 'scalar' && (c === COMMA || c === CLOSE_BRACKET || isSpace(c))) this.#endItem(chunk, i);
       if (c === QUOTE) {
         this.#inString = true;
         if (this.#mode !== 'items' && this.#depth === 1) this.#keyPart = '';
         if (inItems && this.#itemKind === 'none') {
           this.#itemKind = 'string';
-          itemStart = i;
+          this.#itemStart = i;
         }
-        i = this.#endString(chunk, i + 1, latin1, endItem);
+        i = this.#endString(chunk, i + 1);
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
         if (inItems && this.#itemKind === 'none') {
           this.#itemKind = 'container';
-          itemStart = i;
+          this.#itemStart = i;
         }
         if (this.#mode === 'envelope' && this.#depth === 1 && c === OPEN_BRACKET && this.#key === ITEMS) {
           this.#mode = 'items';
@@ -114,27 +110,37 @@ export class ListSplitter {
           envStart = i;
         }
         this.#depth--;
-        if (this.#mode === 'items' && this.#depth === 2 && this.#itemKind === 'container') endItem(i + 1);
+        if (this.#mode === 'items' && this.#depth === 2 && this.#itemKind === 'container') this.#endItem(chunk, i + 1);
       } else if (inItems && this.#itemKind === 'none' && c !== COMMA && !isSpace(c)) {
         this.#itemKind = 'scalar';
-        itemStart = i;
+        this.#itemStart = i;
       }
     }
     if (envStart >= 0) this.#envelope.push(chunk.subarray(envStart));
-    if (itemStart >= 0) this.#item.push(chunk.subarray(itemStart));
+    if (this.#itemStart >= 0) this.#item.push(chunk.subarray(this.#itemStart));
+  }
+
+  // The element being cut out ends at `end` (exclusive) in `chunk`: parses it and hands it on.
+  #endItem(chunk: Uint8Array, end: number): void {
+    this.#item.push(chunk.subarray(this.#itemStart, end));
+    const parts = this.#item;
+    this.#item = [];
+    this.#itemKind = 'none';
+    this.#itemStart = -1;
+    this.#onItem(JSON.parse(text(parts)));
   }
 
   // Skips to the end of the string going on at `from`; returns the index of its closing quote, or the chunk's length.
-  #endString(chunk: Uint8Array, from: number, latin1: (from: number, to: number) => string, endItem: (end: number) => void): number {
+  #endString(chunk: Uint8Array, from: number): number {
     const q = this.#closingQuote(chunk, from);
-    if (this.#keyPart !== undefined && this.#keyPart.length <= ITEMS.length) this.#keyPart += latin1(from, q < 0 ? chunk.length : q);
+    if (this.#keyPart !== undefined && this.#keyPart.length <= ITEMS.length) this.#keyPart += latin1(chunk, from, q < 0 ? chunk.length : q);
     if (q < 0) return chunk.length;
     this.#inString = false;
     if (this.#keyPart !== undefined) {
       this.#key = this.#keyPart;
       this.#keyPart = undefined;
     }
-    if (this.#itemKind === 'string' && this.#depth === 2) endItem(q + 1);
+    if (this.#itemKind === 'string' && this.#depth === 2) this.#endItem(chunk, q + 1);
     return q;
   }
 

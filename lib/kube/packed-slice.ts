@@ -36,9 +36,12 @@ export function unpackEndpointSlice(p: PackedEndpointSlice): TrimmedEndpointSlic
   return out;
 }
 
-/** {@link trimEndpointSlice}, then {@link packEndpointSlice}: the informer's trim step. */
+/**
+ * {@link trimEndpointSlice}, then {@link packEndpointSlice}: the informer's trim step. The
+ * endpoints are not interned: they become one JSON string at once, so sharing would be lost.
+ */
 export function trimPackedEndpointSlice(obj: unknown, interner?: Interner): TrimResult<PackedEndpointSlice> {
-  const r = trimEndpointSlice(obj, interner);
+  const r = trimEndpointSlice(obj, interner, null);
   return r.ok ? { ok: true, key: r.key, value: packEndpointSlice(r.value) } : r;
 }
 

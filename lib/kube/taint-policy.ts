@@ -60,7 +60,7 @@ export function validateTaintPolicy(p: TaintPolicy): TaintPolicy {
  * DPS_ERR_KUBE_OPTIONS naming every bad field; `where` prefixes the names (e.g. `config.yaml: taints`).
  */
 export function parseTaintPolicy(section: unknown, where = 'taints'): TaintPolicy {
-  if (section === undefined || section === null) return { ...DEFAULT_TAINT_POLICY, conditionTypes: [] };
+  section ??= {}; // no section: the defaults
   if (typeof section !== 'object' || Array.isArray(section)) {
     throw agentError('DPS_ERR_KUBE_OPTIONS', `Expected \`${where}\` to be a mapping, got ${Array.isArray(section) ? 'a list' : typeof section}.`, { where });
   }

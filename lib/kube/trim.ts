@@ -168,8 +168,17 @@ function trimEndpoint(e: unknown, interner?: Interner): unknown {
   return out;
 }
 
-/** Trims an EndpointSlice to the fields in {@link TrimmedEndpointSlice}. */
-export function trimEndpointSlice(obj: unknown, interner?: Interner): TrimResult<TrimmedEndpointSlice> {
+/**
+ * Trims an EndpointSlice to the fields in {@link TrimmedEndpointSlice}. `endpointInterner`
+ * shares the endpoints' values (conditions, hints, node names, zones); it defaults to
+ * `interner`, and `null` leaves the endpoints unshared (for callers that serialize them at once,
+ * where sharing would only cost the lookups).
+ */
+export function trimEndpointSlice(
+  obj: unknown,
+  interner?: Interner,
+  endpointInterner: Interner | null | undefined = interner,
+): TrimResult<TrimmedEndpointSlice> {
   const m = namespacedMeta(obj);
   if (!m.ok) return m;
   const src = obj as Obj;
@@ -182,7 +191,7 @@ export function trimEndpointSlice(obj: unknown, interner?: Interner): TrimResult
   if (addressType !== undefined) out.addressType = addressType;
   const ports = mapArray(src['ports'], (p) => pick(p, ['name', 'protocol', 'port'], interner));
   if (ports) out.ports = interner ? interner.value(ports) : ports;
-  const endpoints = mapArray(src['endpoints'], (e) => trimEndpoint(e, interner));
+  const endpoints = mapArray(src['endpoints'], (e) => trimEndpoint(e, endpointInterner ?? undefined));
   if (endpoints) out.endpoints = endpoints;
   return { ok: true, key: `${m.namespace}/${m.name}`, value: out };
 }

@@ -8,9 +8,6 @@ import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain, Ruleset } from '../iptables/types.ts';
 import { parseCidr, parseMark } from '../iptables/values.ts';
 
-export { canonicalEndpoint, readEndpointChain, readServiceChain } from './chain-view.ts';
-export type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
-
 /** Rules indexed by what they match. */
 export interface KubeIndex {
   readonly nat: ReadonlyMap<string, Chain>;

@@ -31,9 +31,9 @@ export interface ServiceChainView {
 }
 
 /** A chain that knows its own view (the compact chains of compact-chains.ts). */
-export interface ServiceViewSource { serviceView(): ServiceChainView }
+interface ServiceViewSource { serviceView(): ServiceChainView }
 /** A chain that knows its own view (the compact chains of compact-chains.ts). */
-export interface EndpointViewSource { endpointView(): EndpointChainView }
+interface EndpointViewSource { endpointView(): EndpointChainView }
 
 /** Reads a KUBE-SVC/SVL chain: the probability cascade and the affinity rules. */
 export function readServiceChain(chain: Chain): ServiceChainView {
@@ -41,8 +41,11 @@ export function readServiceChain(chain: Chain): ServiceChainView {
   return readServiceRules(chain, chain.size);
 }
 
-/** The same for the first `count` rules of a chain, read from their texts. */
-export function readServiceRules(chain: Chain, count: number): ServiceChainView {
+/**
+ * The same for the first `count` rules of a chain, read from their texts; `remaining` is the share
+ * of new connections no rule took, for a caller that reads the rest of the cascade itself.
+ */
+export function readServiceRules(chain: Chain, count: number): ServiceChainView & { spreads: Spread[]; remaining: number } {
   const spreads: Spread[] = [];
   const affinity = new Map<string, number>();
   const masqRules: RuleFacts[] = [];
@@ -71,7 +74,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     spreads.push({ sep: target, share: remaining * p, line: rule.line });
     remaining *= 1 - p;
   }
-  return { exists: true, spreads, affinity, masqRules };
+  return { exists: true, spreads, affinity, masqRules, remaining };
 }
 
 /** What a KUBE-SEP chain does. */
@@ -88,6 +91,11 @@ export interface EndpointChainView {
 /** Reads a KUBE-SEP chain. */
 export function readEndpointChain(chain: Chain): EndpointChainView {
   if ('endpointView' in chain) return (chain as Chain & EndpointViewSource).endpointView();
+  return readEndpointRules(chain);
+}
+
+/** The same, read from the chain's rule texts. */
+export function readEndpointRules(chain: Chain): EndpointChainView {
   let dnat: string | undefined;
   let masq = false;
   let recentSet = false;

@@ -9,10 +9,11 @@
  */
 import { bytesAre, bytesStartWith, sameBytes } from '../iptables/bytes.ts';
 import { parseRuleText } from '../iptables/chain.ts';
-import type { ChainFactory, Copy, DumpInfo, ParsedChain } from '../iptables/chain.ts';
+import type { Copy } from '../iptables/bytes.ts';
+import type { ChainFactory, DumpInfo, ParsedChain } from '../iptables/chain.ts';
 import type { Chain, Rule } from '../iptables/types.ts';
 import { parseProbability } from '../iptables/values.ts';
-import { canonicalEndpoint, readEndpointChain, readServiceRules } from './chain-view.ts';
+import { canonicalEndpoint, readEndpointRules, readServiceRules } from './chain-view.ts';
 import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
 
 /** A chain factory for one parse: compact KUBE-SEP / KUBE-SVC / KUBE-SVL chains in nat tables. */
@@ -380,11 +381,16 @@ export class EndpointChain extends CompactChain implements EndpointChainView {
     return i === 0 && this.#masqSource !== undefined ? this.#masqLine : this.#dnatLine;
   }
 
+  knownTarget(i: number): string | undefined {
+    if (this.fallback !== undefined) return undefined;
+    return i === 0 && this.#masqSource !== undefined ? 'KUBE-MARK-MASQ' : 'DNAT';
+  }
+
   /** What the chain does (see chain-view.ts): itself, unless it holds texts. */
   endpointView(): EndpointChainView {
     if (this.fallback === undefined) return this;
     const f = this.fallback;
-    f.view ??= readEndpointChain(chainLike(this.name, f.texts, f.lines, this.info));
+    f.view ??= readEndpointRules(this); // the chain answers from its texts now
     return f.view as EndpointChainView;
   }
 
@@ -427,9 +433,8 @@ export class ServiceChain extends CompactChain {
   readonly #endpoints: EndpointIndex;
   #texts: string[] = [];
   #lines: number[] = [];
-  #targets: string[] = [];
-  /** The endpoint chains jumped to, resolved while parsing (declarations come first in a dump). */
-  #refs: (EndpointChain | undefined)[] = [];
+  /** The cascade's targets: the endpoint chain itself when declared (resolved while parsing, as declarations come first in a dump), else its name. */
+  #jumps: (EndpointChain | string)[] = [];
   /** `--probability` values; -1 for a rule without one. */
   #probs: number[] = [];
   #spreadLines: number[] = [];
@@ -441,7 +446,7 @@ export class ServiceChain extends CompactChain {
   }
 
   get size(): number {
-    return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#targets.length;
+    return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#jumps.length;
   }
 
   append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
@@ -451,19 +456,12 @@ export class ServiceChain extends CompactChain {
         : scan.prob0 === -1 ? 1 : probabilityAt(bytes, scan.prob0, scan.prob1, copy);
       if (prob !== undefined) {
         // the target's name string is the chain's own when it is declared: no copy, no lookup later
-        const ref = this.#endpoints.find(bytes, scan.target0);
-        if (ref !== undefined) {
-          this.#targets.push(ref.name);
-          this.#refs.push(ref);
-        } else {
-          this.#targets.push(copy(scan.target0, scan.target1));
-          this.#refs.push(undefined);
-        }
+        this.#jumps.push(this.#endpoints.find(bytes, scan.target0) ?? copy(scan.target0, scan.target1));
         this.#probs.push(scan.prob0 === -1 ? -1 : prob);
         this.#spreadLines.push(line);
         return true;
       }
-      if (this.#targets.length === 0) {
+      if (this.#jumps.length === 0) {
         this.#texts.push(copy(start, end));
         this.#lines.push(line);
         return false;
@@ -478,7 +476,7 @@ export class ServiceChain extends CompactChain {
     if (i < this.#texts.length) return this.#texts[i] as string;
     const k = i - this.#texts.length;
     const prob = this.#probs[k] as number;
-    return `-A ${this.name}${prob < 0 ? '' : ` -m statistic --mode random --probability ${prob.toFixed(11)}`} -j ${this.#targets[k]}`;
+    return `-A ${this.name}${prob < 0 ? '' : ` -m statistic --mode random --probability ${prob.toFixed(11)}`} -j ${nameOf(this.#jumps[k] as EndpointChain | string)}`;
   }
 
   lineOf(i: number): number {
@@ -486,22 +484,23 @@ export class ServiceChain extends CompactChain {
     return i < this.#lines.length ? this.#lines[i] as number : this.#spreadLines[i - this.#lines.length] as number;
   }
 
+  knownTarget(i: number): string | undefined {
+    if (this.fallback !== undefined || i < this.#texts.length) return undefined;
+    return nameOf(this.#jumps[i - this.#texts.length] as EndpointChain | string);
+  }
+
   /** How the chain spreads new connections (see chain-view.ts). */
   serviceView(): ServiceChainView {
     if (this.#view !== undefined) return this.#view;
-    if (this.fallback !== undefined) {
-      const f = this.fallback;
-      this.#view = readServiceRules(chainLike(this.name, f.texts, f.lines, this.info), f.texts.length);
-      return this.#view;
-    }
-    const head = readServiceRules(this, this.#texts.length);
-    const spreads: Spread[] = head.spreads.slice();
-    let remaining = 1;
-    for (const s of spreads) remaining -= s.share;
-    for (let k = 0; k < this.#targets.length; k++) {
+    // the rules kept as texts (all of them once the chain fell back), then the compact cascade
+    const head = readServiceRules(this, this.fallback !== undefined ? this.size : this.#texts.length);
+    const spreads = head.spreads;
+    let remaining = head.remaining;
+    for (let k = 0; k < this.#jumps.length; k++) {
       const prob = this.#probs[k] as number;
       const p = prob < 0 ? 1 : prob;
-      spreads.push({ sep: this.#targets[k] as string, target: this.#refs[k], share: remaining * p, line: this.#spreadLines[k] as number });
+      const jump = this.#jumps[k] as EndpointChain | string;
+      spreads.push({ sep: nameOf(jump), target: typeof jump === 'string' ? undefined : jump, share: remaining * p, line: this.#spreadLines[k] as number });
       remaining *= 1 - p;
     }
     this.#view = { exists: true, spreads, affinity: head.affinity, masqRules: head.masqRules };
@@ -511,19 +510,13 @@ export class ServiceChain extends CompactChain {
   protected clear(): void {
     this.#texts = [];
     this.#lines = [];
-    this.#targets = [];
-    this.#refs = [];
+    this.#jumps = [];
     this.#probs = [];
     this.#spreadLines = [];
     this.#view = undefined;
   }
 }
 
-// A plain chain over texts, for the generic readers.
-function chainLike(name: string, texts: string[], lines: number[], info: DumpInfo): Chain {
-  return {
-    name, policy: undefined, counters: undefined, line: 0, texts, lineNumbers: lines, plain: info.plain, size: texts.length,
-    text: (i) => texts[i] as string, lineOf: (i) => lines[i] as number,
-    get rules() { return texts.map((t, i) => parseRuleText(name, t, lines[i] as number, info.source)); },
-  };
+function nameOf(jump: EndpointChain | string): string {
+  return typeof jump === 'string' ? jump : jump.name;
 }

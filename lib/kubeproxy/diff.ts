@@ -8,8 +8,9 @@ import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
 import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
-import type { KubeIndex, ServiceChainView, EndpointChainView, Spread } from './actual.ts';
-import { readEndpointChain, readServiceChain } from './actual.ts';
+import type { KubeIndex } from './actual.ts';
+import { readEndpointChain, readServiceChain } from './chain-view.ts';
+import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
 import { EndpointChain } from './compact-chains.ts';
 import { staleChains, staleRules } from './stale.ts';
 import type { ExpectedEndpoint, ExpectedServicePort } from './expected.ts';
@@ -74,11 +75,9 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
     next: for (const set of sets) {
       const n = set.length;
       if (n === 0 || n !== spreads.length) continue;
-      const fair = 1 / n;
-      const tolerance = Math.max(PROBABILITY_TOLERANCE * fair, 1e-9);
       for (let k = 0; k < n; k++) {
         const s = spreads[k] as Spread;
-        if (Math.abs(s.share - fair) > tolerance || spreadView(s).dnat !== (set[k] as ExpectedEndpoint).id) continue next;
+        if (!isFairShare(s.share, n) || spreadView(s).dnat !== (set[k] as ExpectedEndpoint).id) continue next;
       }
       return set;
     }
@@ -185,7 +184,7 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
         const fair = 1 / want.length;
         for (const e of want) {
           const share = actual.get(e.id)?.share ?? 0;
-          if (Math.abs(share - fair) > Math.max(PROBABILITY_TOLERANCE * fair, 1e-9)) {
+          if (!isFairShare(share, want.length)) {
             report('probability-skew', `endpoint ${e.id} gets ${pct(share)} of new connections from ${chain} instead of ${pct(fair)}`, { endpoint: e.id, chain: `nat/${chain}` });
           }
         }
@@ -373,6 +372,12 @@ function inferClusterIPMasquerade(index: KubeIndex): boolean {
     }
   }
   return false;
+}
+
+/** True when `share` is an even share of new connections among `n` endpoints, within rounding. */
+function isFairShare(share: number, n: number): boolean {
+  const fair = 1 / n;
+  return Math.abs(share - fair) <= Math.max(PROBABILITY_TOLERANCE * fair, 1e-9);
 }
 
 function pct(x: number): string {

@@ -28,18 +28,20 @@ interface ChainContext {
 /** An endpoint whose chain name is hashed only when asked for. */
 class LazyEndpoint implements ExpectedEndpoint {
   readonly id: string;
-  readonly ip: string;
   readonly port: number;
   local = false;
   readonly source: EndpointInput;
   #context: ChainContext | undefined;
   #chain: string | undefined;
 
-  constructor(id: string, ip: string, port: number, source: EndpointInput) {
+  constructor(id: string, port: number, source: EndpointInput) {
     this.id = id;
-    this.ip = ip;
     this.port = port;
     this.source = source;
+  }
+
+  get ip(): string {
+    return this.source.ip;
   }
 
   /** Binds the endpoint to its service port (once the port is known to use it). */
@@ -147,7 +149,7 @@ function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, fami
       if (p.protocol !== port.protocol || p.name !== port.name) continue;
       const suffix = `:${p.port}`;
       for (const ep of slice.endpoints) {
-        eps.push(new LazyEndpoint(family === 4 ? ep.ip + suffix : `[${ep.ip}]${suffix}`, ep.ip, p.port, ep));
+        eps.push(new LazyEndpoint(family === 4 ? ep.ip + suffix : `[${ep.ip}]${suffix}`, p.port, ep));
       }
     }
   }

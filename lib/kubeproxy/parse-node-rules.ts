@@ -3,14 +3,15 @@
  * are kept compactly (compact-chains.ts), everything else as texts. Bytes are parsed a piece at a
  * time, so a 50 MB dump is never one string. Pure.
  */
-import { DumpParser, parseIptablesSave, parseIptablesSaveBytes } from '../iptables/parse.ts';
+import { DumpParser } from '../iptables/parse.ts';
 import type { Ruleset } from '../iptables/types.ts';
 import { kubeChainFactory } from './compact-chains.ts';
 
 /** Parses `iptables-save` output (bytes or text) named `source`; throws DPS_ERR_RULES_* errors. */
 export function parseNodeRules(input: Uint8Array | string, source: string): Ruleset[] {
-  const options = { source, chainFactory: kubeChainFactory() };
-  return typeof input === 'string' ? parseIptablesSave(input, options) : parseIptablesSaveBytes(input, options);
+  const parser = nodeRulesParser(source);
+  parser.push(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
+  return parser.end();
 }
 
 /** A parser to feed a node's dump piece by piece (a file or a stream), with the same chains. */

@@ -53,6 +53,8 @@ export function staleChains(index: KubeIndex, reached: (chain: Chain) => boolean
   // Only when there are candidates: which chains does any rule jump to?
   for (const chain of index.nat.values()) {
     for (let i = 0; i < chain.size; i++) {
+      const known = chain.knownTarget?.(i);
+      if (known !== undefined) { candidates.delete(known); continue; }
       const text = chain.text(i);
       const j = text.lastIndexOf(' -j ');
       if (j === -1) continue;

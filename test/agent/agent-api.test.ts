@@ -6,7 +6,7 @@
 // host kubeconfig (plain HTTP), or through --api-server over HTTPS verified against the
 // service-account CA (certificates made at test time).
 import t from 'tap';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -14,11 +14,12 @@ import { createAgent } from '../../agent/agent.ts';
 import { loadConfig } from '../../agent/config.ts';
 import { TAINT_KEY } from '../../lib/kube/conditions.ts';
 import { systemClock } from '../../lib/kube/deps.ts';
-import { agentHttp, checkOf } from '../helpers/agent-http.ts';
-import { demoItems, rulesFor } from '../helpers/demo-cluster.ts';
+import { agentHttp, checkOf, distinctSamples } from '../helpers/agent-http.ts';
+import { demoItems, rulesFor, splitByKind } from '../helpers/demo-cluster.ts';
 import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { makeNode } from '../helpers/kube-objects.ts';
 import { memoryLogger, waitFor } from '../helpers/kube-testing.ts';
+import { childProcesses } from '../helpers/processes.ts';
 import { makeTestPki, type TestPki } from '../helpers/test-pki.ts';
 
 type Obj = Record<string, any>;
@@ -31,7 +32,6 @@ function withoutWebEndpoint(items: Obj[]): Obj[] {
     ? { ...o, endpoints: o.endpoints.filter((e: Obj) => e.addresses[0] !== '10.244.2.12') }
     : o);
 }
-const ofKind = (items: Obj[], kind: string): Obj[] => structuredClone(items.filter((o) => o.kind === kind));
 // The demo Node as the API server returns it: a spec, and kubelet's Ready condition.
 const asServed = (node: Obj): Obj => ({
   ...node,
@@ -67,9 +67,10 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, o: S
   const pki = o.direct === undefined ? undefined : testPkis();
   const tls = pki === undefined ? undefined : { trusted: pki.trusted, untrusted: pki.other, 'wrong-address': pki.trusted.otherAddress }[o.direct!];
   const server = await FakeApiServer.start({ token: TOKEN, bookmarkIntervalMs: 200, ...(tls ? { tls } : {}) });
-  server.load('services', ofKind(items, 'Service'));
-  server.load('endpointslices', ofKind(items, 'EndpointSlice'));
-  server.load('nodes', [...ofKind(items, 'Node').map(asServed), ...(o.otherNodes ?? [])]);
+  const api = splitByKind(items, structuredClone);
+  server.load('services', api.services);
+  server.load('endpointslices', api.endpointSlices);
+  server.load('nodes', [...(api.node === undefined ? [] : [asServed(api.node)]), ...(o.otherNodes ?? [])]);
   if (o.down) await server.down();
   const dir = mkdtempSync(join(tmpdir(), 'dps-agent-api-'));
   // The pod's service-account token (the agent's credentials); the host kubeconfig gives only the
@@ -154,17 +155,7 @@ t.test('start-up: the first scan waits for the API view; no scan failure is logg
 });
 
 // The scan workers (child processes of this test process: the agent runs in it).
-function scanWorkers(): number[] {
-  const pids: number[] = [];
-  for (const task of readdirSync('/proc/self/task')) {
-    for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter((p) => p !== '')) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scan-worker')) pids.push(Number(pid));
-      } catch { /* exited meanwhile */ }
-    }
-  }
-  return pids;
-}
+const scanWorkers = (): number[] => childProcesses('scan-worker');
 
 t.test('API changes reach the scan worker as deltas, and as the whole view after the worker is killed: both judged on the current objects', async (t) => {
   const a = await start(t);
@@ -174,7 +165,7 @@ t.test('API changes reach the scan worker as deltas, and as the whole view after
 
   // The worker holds the view: the changed slice goes alone.
   const changed = withoutWebEndpoint(demoItems());
-  a.server.upsert('endpointslices', ofKind(changed, 'EndpointSlice').find((s) => s.metadata.name === 'web-x7k2p')!);
+  a.server.upsert('endpointslices', splitByKind(changed, structuredClone).endpointSlices.find((s) => s.metadata.name === 'web-x7k2p')!);
   const drift = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy on the delta');
   t.ok(drift.body.findings?.some((f) => f.kind === 'stale-endpoint' && f.service === 'shop/web' && f.endpoint?.startsWith('10.244.2.12')), 'the stale endpoint is named');
   // (the Node may change too: the agent writes its conditions)
@@ -189,7 +180,7 @@ t.test('API changes reach the scan worker as deltas, and as the whole view after
   t.ok(old.length > 0, 'a scan worker runs');
   for (const pid of old) process.kill(pid, 'SIGKILL');
   await waitFor(() => scanWorkers().every((p) => !old.includes(p)), 5000, 'the worker gone');
-  a.server.upsert('endpointslices', ofKind(demoItems(), 'EndpointSlice').find((s) => s.metadata.name === 'web-x7k2p')!);
+  a.server.upsert('endpointslices', splitByKind(demoItems(), structuredClone).endpointSlices.find((s) => s.metadata.name === 'web-x7k2p')!);
   const missing = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy after the worker was replaced');
   t.ok(missing.body.findings?.some((f) => f.kind !== 'stale-endpoint' && f.service === 'shop/web' && f.endpoint?.startsWith('10.244.2.12')), `the endpoint missing from the rules is named: ${JSON.stringify(missing.body.findings)}`);
   t.ok(sent('sent whole to').length > before, 'the new worker got the whole view');
@@ -202,7 +193,7 @@ t.test('an endpoint removed in the API while the rules still DNAT to it: unhealt
   await a.until((x) => x.body.status === 'healthy', 'healthy');
   await waitFor(() => driftPatches(a.server).length > 0, 5000, 'the first condition patch');
   const changed = withoutWebEndpoint(demoItems());
-  a.server.upsert('endpointslices', ofKind(changed, 'EndpointSlice').find((s) => s.metadata.name === 'web-x7k2p')!);
+  a.server.upsert('endpointslices', splitByKind(changed, structuredClone).endpointSlices.find((s) => s.metadata.name === 'web-x7k2p')!);
 
   const h = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy after grace and persistence');
   t.equal(h.code, 503);
@@ -229,12 +220,11 @@ t.test('an endpoint removed in the API while the rules still DNAT to it: unhealt
 t.test('API down at start: /health is unknown (503), never healthy, while /livez stays 200', async (t) => {
   const a = await start(t, { down: true });
   // Watched for 1.5 s (about 15 scans): every answer is recorded.
-  const seen = new Set<string>();
-  for (let deadline = Date.now() + 1500; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+  const seen = await distinctSamples(async () => {
     const h = await a.health();
-    seen.add(`/health ${h.code} ${h.body.status}, /livez ${(await fetch(`${a.url}/livez`)).status}`);
-  }
-  t.same([...seen], ['/health 503 unknown, /livez 200'], 'never healthy, always live');
+    return `/health ${h.code} ${h.body.status}, /livez ${(await fetch(`${a.url}/livez`)).status}`;
+  });
+  t.same(seen, ['/health 503 unknown, /livez 200'], 'never healthy, always live');
   const h = await a.until((x) => checkOf(x, 'api')?.reason === 'APIUnreachable', 'the api check says unreachable');
   t.equal(h.code, 503);
   t.equal(h.body.status, 'unknown');
@@ -272,12 +262,11 @@ for (const [which, direct, code] of [
 ] as const) {
   t.test(`--api-server with a server certificate ${which}: refused, unreachable, never healthy, the token never sent`, async (t) => {
     const a = await start(t, { direct });
-    const seen = new Set<string>();
-    for (let deadline = Date.now() + 1500; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    const seen = await distinctSamples(async () => {
       const h = await a.health();
-      seen.add(`/health ${h.code} ${h.body.status}`);
-    }
-    t.same([...seen], ['/health 503 unknown'], 'never healthy');
+      return `/health ${h.code} ${h.body.status}`;
+    });
+    t.same(seen, ['/health 503 unknown'], 'never healthy');
     const h = await a.until((x) => checkOf(x, 'api')?.reason === 'APIUnreachable', 'the api check says unreachable');
     t.equal(h.body.status, 'unknown');
     t.notOk(h.body.checks.some((c) => c.status === 'unhealthy'), 'nothing is called unhealthy');

@@ -11,12 +11,11 @@ import { Registry } from 'prom-client';
 import { createAgent } from '../../agent/agent.ts';
 import { loadConfig } from '../../agent/config.ts';
 import { systemClock } from '../../lib/kube/deps.ts';
-import { agentHttp, eventually } from '../helpers/agent-http.ts';
+import { agentHttp, checkOf, eventually } from '../helpers/agent-http.ts';
 import { demoClusterText, demoItems, rulesFor } from '../helpers/demo-cluster.ts';
 import { memoryLogger, waitFor } from '../helpers/kube-testing.ts';
 import { processesRunning } from '../helpers/processes.ts';
 
-const clusterText = demoClusterText;
 const rules = rulesFor(demoItems());
 const fixture = (name: string): string => new URL(`../fixtures/agent/${name}`, import.meta.url).pathname;
 
@@ -25,7 +24,7 @@ async function start(t: { teardown(fn: () => Promise<void> | void): void }, extr
   mkdirSync(join(dir, 'pods', 'kube-system_kube-proxy-x_uid', 'kube-proxy'), { recursive: true });
   writeFileSync(join(dir, 'pods', 'kube-system_kube-proxy-x_uid', 'kube-proxy', '0.log'), '');
   writeFileSync(join(dir, 'node.rules'), files.rules ?? rules);
-  writeFileSync(join(dir, 'cluster.yaml'), files.cluster ?? clusterText);
+  writeFileSync(join(dir, 'cluster.yaml'), files.cluster ?? demoClusterText);
   const argv = ['--node', 'demo-node', '--listen', '127.0.0.1:0', '--cluster-file', join(dir, 'cluster.yaml'), '--interval', '100ms', '--jitter', '0',
     '--grace', '0s', '--persist-scans', '1', '--pod-log-dir', join(dir, 'pods'), '--log-state-file', join(dir, 'state.json'), '--no-journal', '--no-kube-proxy-probe', ...extra];
   if (!extra.some((a) => a.startsWith('--rules'))) argv.push('--rules-file', join(dir, 'node.rules'));
@@ -77,7 +76,7 @@ t.test('unchanged dumps skip the parse; a changed dump counts as a ruleset chang
   t.ok(await eventually(async () => /scans_total\{result="skipped-unchanged"\} [1-9]/.test(await a.metrics())), 'unchanged scans are skipped');
   writeFileSync(join(a.dir, 'node.rules'), rules.replace(/^-A KUBE-SERVICES .*shop\/web.*$/m, ''));
   const h = await a.until((x) => x.body.status === 'unhealthy', 'unhealthy after the rules changed');
-  t.match(h.body.checks.find((c) => c.name === 'rules'), { reason: 'RulesOutOfSync' });
+  t.match(checkOf(h, 'rules'), { reason: 'RulesOutOfSync' });
   t.match(await a.metrics(), /ruleset_changes_total\{family="IPv4"\} [1-9]/);
 });
 
@@ -93,7 +92,7 @@ for (const [name, args, code] of [
     const h = await a.until((x) => x.body.checks.some((c) => c.name === 'rules' && c.reason === 'ScanFailed'), 'a failed scan');
     t.equal(h.code, 503);
     t.equal(h.body.status, 'unknown');
-    t.match(h.body.checks.find((c) => c.name === 'rules')?.message, code);
+    t.match(checkOf(h, 'rules')?.message, code);
     t.match(await a.metrics(), new RegExp(`scan_errors_total\\{code="${code}`));
     t.equal((await fetch(`${a.url}/livez`)).status, 200, 'the agent itself is alive');
   });
@@ -104,9 +103,9 @@ t.test('an invalid cluster file makes the verdict unknown until it is fixed', as
   await a.until((x) => x.body.status === 'healthy', 'healthy');
   writeFileSync(join(a.dir, 'cluster.yaml'), 'items: [ this is not yaml');
   const h = await a.until((x) => x.body.status === 'unknown', 'unknown');
-  t.match(h.body.checks.find((c) => c.name === 'api'), { status: 'unknown', reason: 'ClusterFileInvalid' });
+  t.match(checkOf(h, 'api'), { status: 'unknown', reason: 'ClusterFileInvalid' });
   t.match(await a.metrics(), /dataplane_sentinel_api_up 0/);
-  writeFileSync(join(a.dir, 'cluster.yaml'), clusterText);
+  writeFileSync(join(a.dir, 'cluster.yaml'), demoClusterText);
   await a.until((x) => x.body.status === 'healthy', 'healthy again');
 });
 
@@ -115,7 +114,7 @@ t.test('a missing log directory makes the log checks unknown; --unknown-status 2
   const h = await a.until((x) => x.body.checks.some((c) => c.reason === 'LogSourceMissing'), 'log source missing');
   t.equal(h.body.status, 'unknown');
   t.equal(h.code, 200);
-  t.match(h.body.checks.find((c) => c.name === 'kube-proxy-logs')?.message, /no-such-dir/);
+  t.match(checkOf(h, 'kube-proxy-logs')?.message, /no-such-dir/);
 });
 
 t.test('close() stops everything within 5 s, even during a hanging command, which the worker does not leave behind', async (t) => {

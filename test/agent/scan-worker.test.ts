@@ -9,15 +9,10 @@ import { serialize } from 'node:v8';
 import { loadConfig, rulesConfig } from '../../agent/config.ts';
 import { ScanWorkerClient } from '../../agent/scan-worker-client.ts';
 import { ClusterDeltaTracker } from '../../lib/kubeproxy/cluster-delta.ts';
-import { demoItems, rulesFor } from '../helpers/demo-cluster.ts';
+import { demoItems, rulesFor, splitByKind } from '../helpers/demo-cluster.ts';
 
 type Obj = Record<string, any>;
 const MS = 60_000;
-const view = (items: Obj[]) => ({
-  services: items.filter((o) => o.kind === 'Service'),
-  endpointSlices: items.filter((o) => o.kind === 'EndpointSlice'),
-  node: items.find((o) => o.kind === 'Node'),
-});
 // A worker reading the rules from a file in a new directory; `setRules` writes them.
 function worker(t: { teardown(fn: () => Promise<void> | void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'dps-worker-'));
@@ -35,14 +30,14 @@ t.test('a view sent whole, then changed by a delta, is checked; out-of-step requ
   const items = demoItems();
   setRules(items);
   const tracker = new ClusterDeltaTracker(serialize);
-  tracker.take(view(items));
+  tracker.take(splitByKind(items));
   t.match(await w.loadCluster({ kind: 'encoded', ...tracker.encoded() }, false, MS, 1), { ok: true, services: 5, slices: 4, nodes: 1 });
   t.same((await scan(w, 1)).result?.findings.filter((f) => f.severity === 'error'), [], 'in sync');
   t.match(await scan(w, 2), { needCluster: true, result: undefined }, 'a scan naming another view: needCluster');
 
   // One endpoint gone from a slice in the API (the rules still have it).
   const changed = items.map((o) => o.metadata.name === 'web-x7k2p' ? { ...o, endpoints: o.endpoints.slice(1) } : o);
-  const delta = tracker.take(view(changed));
+  const delta = tracker.take(splitByKind(changed));
   t.equal(delta.upserts.length, 1, 'one object changed');
   t.match(await w.updateCluster({ from: 1, to: 2, ...delta }, MS), { ok: true });
   const drift = await scan(w, 2);

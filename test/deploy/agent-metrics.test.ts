@@ -4,27 +4,15 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, have, loadYaml, run } from './helpers.ts';
+import { ROOT, freePort, have, loadYaml, run } from './helpers.ts';
 
 const mainSource = readFileSync(join(ROOT, 'agent/main.ts'), 'utf8');
 const agentExists = existsSync(join(ROOT, 'agent/server.ts')) || /['"]?agent['"]?\s*:\s*async/.test(mainSource) || existsSync(join(ROOT, 'agent/commands/agent.ts'));
 const skip = !agentExists
   ? 'the agent daemon is not in this tree yet (no agent/server.ts, no `agent` command): runs after the agent is merged'
   : !have('promtool') ? 'promtool is not installed (Debian package prometheus)' : false;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('the real agent exports valid metrics covering the alerts and the dashboard', { skip, timeout: 90_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dps-agent-'));

@@ -5,10 +5,9 @@
 import t, { type Test } from 'tap';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { ROOT, run } from './helpers.ts';
+import { ROOT, freePort, run } from './helpers.ts';
 
 interface Instruction { cmd: string; args: string; line: number }
 interface Stage { from: string; name: string | undefined; body: Instruction[] }
@@ -200,14 +199,3 @@ t.test('the runtime stage, replayed: the entry point runs from a clean npm ci --
   t.equal(await exited, 0, 'and stops on SIGTERM');
   t.comment(`replay took ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}

@@ -1,4 +1,5 @@
 /** Reads a running agent over real HTTP: /health as code and body, /metrics as text, and polling. */
+import { WaitTimeout, waitFor } from './kube-testing.ts';
 
 /** One check as /health lists it. */
 export interface HealthCheck {
@@ -16,12 +17,19 @@ export interface HealthReply {
 
 /** Polls an async condition every 20 ms until it holds (true) or `ms` pass (false). */
 export async function eventually(cond: () => Promise<boolean>, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    return await waitFor(cond, ms, 'condition', 20);
+  } catch (e) {
+    if (e instanceof WaitTimeout) return false;
+    throw e;
   }
-  return false;
+}
+
+/** Calls `sample` every `everyMs` for `ms`, keeping the distinct answers in the order first seen. */
+export async function distinctSamples(sample: () => Promise<string>, ms = 1500, everyMs = 50): Promise<string[]> {
+  const seen = new Set<string>();
+  for (let deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, everyMs))) seen.add(await sample());
+  return [...seen];
 }
 
 /** The agent listening at `url`. */
@@ -33,14 +41,9 @@ export function agentHttp(url: string) {
   const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
   // Polls /health until `want` holds; throws with the last reply after `ms`.
   const until = async (want: (h: HealthReply) => boolean, what: string, ms = 10_000): Promise<HealthReply> => {
-    let last = await health('?verbose');
-    const deadline = Date.now() + ms;
-    while (!want(last)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-      await new Promise((r) => setTimeout(r, 50));
-      last = await health('?verbose');
-    }
-    return last;
+    let last: HealthReply | undefined;
+    await waitFor(async () => want((last = await health('?verbose'))), ms, () => `${what}: ${JSON.stringify(last)}`, 50);
+    return last!;
   };
   return { health, metrics, until };
 }

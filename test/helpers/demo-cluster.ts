@@ -18,6 +18,15 @@ export function demoItems(): Obj[] {
   return structuredClone(parseClusterText(demoClusterText, 'cluster.yaml').items) as Obj[];
 }
 
+/**
+ * Objects split by kind as the agent's API view holds them: the Services, the EndpointSlices and
+ * the (first) Node, each passed through `each` (default: as they are).
+ */
+export function splitByKind(items: readonly Obj[], each: (o: Obj) => Obj = (o) => o): { services: Obj[]; endpointSlices: Obj[]; node: Obj | undefined } {
+  const ofKind = (kind: string): Obj[] => items.filter((o) => o.kind === kind).map((o) => each(o));
+  return { services: ofKind('Service'), endpointSlices: ofKind('EndpointSlice'), node: ofKind('Node')[0] };
+}
+
 /** What kube-proxy (iptables mode) writes on demo-node for these objects. */
 export function rulesFor(items: readonly unknown[]): string {
   const view = readClusterObjects(items, { where: String });

@@ -26,14 +26,25 @@ export function memoryLogger(records: LogRecord[] = [], bindings: Record<string,
   };
 }
 
-/** Polls `cond` every 10 ms until it is truthy or `timeoutMs` passes (then throws). */
-export async function waitFor<T>(cond: () => T, timeoutMs = 5000, what = 'condition'): Promise<T> {
+/** What {@link waitFor} throws when its time is up. */
+export class WaitTimeout extends Error {}
+
+/**
+ * Polls `cond` (awaited) every `intervalMs` until it is truthy (its value) or `timeoutMs` passes
+ * (then throws a {@link WaitTimeout}; a function `what` is called then, to describe the last state).
+ */
+export async function waitFor<T>(
+  cond: () => T | PromiseLike<T>,
+  timeoutMs = 5000,
+  what: string | (() => string) = 'condition',
+  intervalMs = 10,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = cond();
+    const v = await cond();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    if (Date.now() > deadline) throw new WaitTimeout(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

@@ -8,18 +8,11 @@ import type { ViewObjects } from '../../../lib/kubeproxy/cluster-delta.ts';
 import { readClusterObjects } from '../../../lib/kubeproxy/cluster-input.ts';
 import { ClusterStore } from '../../../lib/kubeproxy/cluster-store.ts';
 import type { ClusterView } from '../../../lib/kubeproxy/cluster.ts';
-import { demoItems } from '../../helpers/demo-cluster.ts';
+import { demoItems, splitByKind } from '../../helpers/demo-cluster.ts';
 
 type Obj = Record<string, any>;
 // The demo cluster as the informers keep it: objects without `kind`, frozen.
-function viewOf(items: Obj[]): { services: Obj[]; endpointSlices: Obj[]; node: Obj | undefined } {
-  const strip = (o: Obj): Obj => { const { kind: _, ...rest } = o; return Object.freeze(rest); };
-  return {
-    services: items.filter((o) => o.kind === 'Service').map(strip),
-    endpointSlices: items.filter((o) => o.kind === 'EndpointSlice').map(strip),
-    node: items.filter((o) => o.kind === 'Node').map(strip)[0],
-  };
-}
+const viewOf = (items: Obj[]) => splitByKind(items, (o) => { const { kind: _, ...rest } = o; return Object.freeze(rest); });
 const withKinds = (v: ViewObjects): unknown[] => [
   ...v.services.map((o) => ({ kind: 'Service', ...o })),
   ...v.endpointSlices.map((o) => ({ kind: 'EndpointSlice', ...o })),
