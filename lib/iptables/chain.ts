@@ -49,6 +49,30 @@ export type ChainFactory = (
   chains: ReadonlyMap<string, Chain>,
 ) => ParsedChain | undefined;
 
+/**
+ * A table's chains that keep some chains in a form of their own (e.g. kube-proxy's 100k endpoint
+ * chains as columns): the parser offers each declaration and rule line to it, as bytes, before
+ * making a chain object. Lookups and iteration still see every chain through the map.
+ */
+export interface ByteChains extends Map<string, Chain> {
+  /** Takes `:NAME - [0:0]` (NAME at bytes[start, end)); false when NAME is not one it keeps. */
+  declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean;
+  /** The same for a name as a string (`-N`, a declaration with counters); false when not one it keeps. */
+  declare(name: string, line: number): boolean;
+  /**
+   * Takes the rule line `-A NAME ...` at bytes[start, end) when NAME is a chain it keeps:
+   * {@link RULE_READ} (read whole), {@link RULE_KEPT_TEXT} (kept as its text; quotes unchecked)
+   * or {@link RULE_NOT_MINE}.
+   */
+  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number;
+}
+
+/** What {@link ByteChains.appendAt} did with a rule line. */
+export const RULE_NOT_MINE = 0, RULE_READ = 1, RULE_KEPT_TEXT = 2;
+
+/** Makes the chains map of a table (`*nat`, ...); undefined for a plain map. */
+export type TableChainsFactory = (table: string, info: DumpInfo) => ByteChains | undefined;
+
 /** A chain whose rules are kept as texts and parsed lazily. */
 export class TextChain implements ParsedChain {
   readonly name: string;

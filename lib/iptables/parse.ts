@@ -12,7 +12,8 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { bytesStartWith, latin1Copier, lineAt, utf8Copier } from './bytes.ts';
 import type { Copy } from './bytes.ts';
 import { preview, TextChain } from './chain.ts';
-import type { ChainFactory, DumpInfo, ParsedChain } from './chain.ts';
+import { RULE_KEPT_TEXT, RULE_NOT_MINE } from './chain.ts';
+import type { ByteChains, ChainFactory, DumpInfo, ParsedChain, TableChainsFactory } from './chain.ts';
 import { tokenizeLine } from './tokenize.ts';
 import type { Backend, Counters, Ruleset, Table } from './types.ts';
 
@@ -28,6 +29,8 @@ export interface ParseOptions {
   readonly source: string;
   /** Makes chain objects for some declarations (e.g. compact kube-proxy chains); default: texts. */
   readonly chainFactory?: ChainFactory | undefined;
+  /** Makes a table's chains map, which may keep some chains in its own form; default: a plain map. */
+  readonly tableChains?: TableChainsFactory | undefined;
 }
 
 interface Section {
@@ -64,6 +67,9 @@ export function parseIptablesSaveBytes(bytes: Uint8Array, options: ParseOptions)
 export class DumpParser {
   readonly #source: string;
   readonly #factory: ChainFactory | undefined;
+  readonly #tableChains: TableChainsFactory | undefined;
+  // the current table's chains when they take lines as bytes
+  #byteChains: ByteChains | undefined;
   readonly #info: DumpInfo;
   readonly #sections: Section[] = [];
   #section: Section = newSection();
@@ -81,6 +87,7 @@ export class DumpParser {
   constructor(options: ParseOptions) {
     this.#source = options.source;
     this.#factory = options.chainFactory;
+    this.#tableChains = options.tableChains;
     this.#info = { source: options.source, plain: true };
   }
 
@@ -173,6 +180,7 @@ export class DumpParser {
     let table = this.#table;
     let lastChain = this.#lastChain;
     let cursor = this.#cursor;
+    let byteChains = this.#byteChains;
     const order = this.#order;
     const nextQuote = { dq: 0, sq: 0 };
     let lineNo = this.#lineNo;
@@ -186,6 +194,7 @@ export class DumpParser {
       this.#table = table;
       this.#lastChain = lastChain;
       this.#cursor = cursor;
+      this.#byteChains = byteChains;
       this.#lineNo = lineNo;
     };
     try {
@@ -201,6 +210,15 @@ export class DumpParser {
         if (first === 45 /* - */ && bytes[pos + 1] === 65 /* A */ && bytes[pos + 2] === 32 && table !== undefined) {
           // The hot path: `-A CHAIN ...`. Rules of one chain come together, so the chain is usually
           // the previous one, found without copying its name.
+          if (byteChains !== undefined) {
+            const taken = byteChains.appendAt(bytes, pos, lineEnd, lineNo, copy);
+            if (taken !== RULE_NOT_MINE) {
+              if (taken === RULE_KEPT_TEXT) checkQuotesAt(bytes, pos, lineEnd, nextQuote, copy, fail);
+              pos = end + 1;
+              section.ruleCount++;
+              continue;
+            }
+          }
           let chain = lastChain;
           if (chain === undefined || !isNameAt(bytes, pos + 3, chain.name)) {
             chain = undefined;
@@ -231,6 +249,7 @@ export class DumpParser {
           // ":NAME - [0:0]" is most of a large dump's declarations: read without making the line
           const sp = bytes.indexOf(32, lineStart);
           if (sp === lineEnd - 8) {
+            if (byteChains !== undefined && byteChains.declareAt(bytes, lineStart + 1, sp, lineNo)) continue;
             this.#declare(table, copy(lineStart + 1, sp), '-', ZERO, lineNo);
             continue;
           }
@@ -268,7 +287,8 @@ export class DumpParser {
             this.#sections.push(section);
             section = newSection();
           }
-          table = { name, line: lineNo, chains: new Map() };
+          byteChains = this.#tableChains?.(name, this.#info);
+          table = { name, line: lineNo, chains: byteChains ?? new Map() };
           order.length = 0;
           cursor = -1;
           this.#ordered = true;
@@ -278,6 +298,7 @@ export class DumpParser {
         if (line === 'COMMIT' || line.trim() === 'COMMIT') {
           if (table === undefined) fail('DPS_ERR_RULES_SYNTAX', 'COMMIT outside a table');
           table = undefined;
+          byteChains = undefined;
           continue;
         }
         if (table === undefined) fail('DPS_ERR_RULES_SYNTAX', `Expected a table header (*filter, *nat, ...), got "${preview(line)}"`);
@@ -311,7 +332,7 @@ export class DumpParser {
         }
         if (line.startsWith('-N ')) {
           const name = line.slice(3).trim();
-          if (!t.chains.has(name)) t.chains.set(name, this.#newChain(t, name, undefined, undefined, lineNo));
+          if (!t.chains.has(name) && byteChains?.declare(name, lineNo) !== true) t.chains.set(name, this.#newChain(t, name, undefined, undefined, lineNo));
           continue;
         }
         if (line.startsWith('-F')) {
@@ -328,6 +349,7 @@ export class DumpParser {
 
   // A chain declaration; restore input re-declares a chain to flush it.
   #declare(table: Table, name: string, policy: string, counters: Counters | undefined, line: number): void {
+    if (policy === '-' && (table.chains as Partial<ByteChains>).declare?.(name, line) === true) return;
     const existing = table.chains.get(name) as ParsedChain | undefined;
     if (existing !== undefined) {
       existing.flush();

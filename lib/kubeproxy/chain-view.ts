@@ -7,6 +7,7 @@
 import { ruleFacts } from '../iptables/rule-facts.ts';
 import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
+import type { EndpointRows } from './endpoint-rows.ts';
 import { canonicalIP, parseProbability } from '../iptables/values.ts';
 
 /** One rule of a service chain that sends traffic to an endpoint chain. */
@@ -28,6 +29,20 @@ export interface ServiceChainView {
   readonly affinity: ReadonlyMap<string, number>;
   /** Masquerade rules (`-j KUBE-MARK-MASQ`) in the chain. */
   readonly masqRules: readonly RuleFacts[];
+  /** The spreads as endpoint rows, when a compact chain has nothing else (see {@link RowCascade}). */
+  readonly cascade?: RowCascade | undefined;
+}
+
+/**
+ * A compact service chain's cascade as endpoint rows (endpoint-rows.ts), parallel to `spreads`:
+ * read by the diff without a Spread object or a chain name string per endpoint.
+ */
+export interface RowCascade {
+  readonly rows: EndpointRows;
+  /** The endpoint row each rule jumps to; -1 when the target is not a declared KUBE-SEP chain. */
+  readonly targets: readonly number[];
+  /** Share of new connections each rule takes. */
+  readonly shares: readonly number[];
 }
 
 /** A chain that knows its own view (the compact chains of compact-chains.ts). */

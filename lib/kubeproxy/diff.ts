@@ -10,8 +10,9 @@ import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
 import type { KubeIndex } from './actual.ts';
 import { readEndpointChain, readServiceChain } from './chain-view.ts';
-import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
-import { EndpointChain } from './compact-chains.ts';
+import type { EndpointChainView, RowCascade, ServiceChainView, Spread } from './chain-view.ts';
+import { EndpointRowChain } from './endpoint-rows.ts';
+import { NatChains } from './nat-chains.ts';
 import { staleChains, staleRules } from './stale.ts';
 import type { ExpectedEndpoint, ExpectedServicePort } from './expected.ts';
 import type { Finding, FindingKind, Severity } from './findings.ts';
@@ -44,6 +45,8 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
   const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, masq: false, recentSet: false };
   const stats: DiffStats = { servicePorts: 0, expectedEndpoints: 0, checkedChains: 0, nodePortsWithEndpoints: 0 };
   const clusterMasq = inferClusterIPMasquerade(index);
+  // endpoint rows reached are marked with this visit's number: no set of 100k chains
+  const visit = index.nat instanceof NatChains ? index.nat.rows.beginVisit() : 0;
 
   const svcView = (name: string): ServiceChainView => {
     const chain = index.nat.get(name);
@@ -57,10 +60,10 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
     return chain === undefined ? MISSING_SEP : viewOf(chain);
   };
   const viewOf = (chain: Chain): EndpointChainView => {
-    if (chain instanceof EndpointChain) {
-      // compact chains keep their view: no cache
-      chain.visitedBy = visited;
-      return chain.endpointView();
+    if (chain instanceof EndpointRowChain) {
+      // endpoint rows are their own view: no cache
+      chain.rows.markReached(chain.row, visit);
+      return chain;
     }
     let v = sepCache.get(chain);
     if (v === undefined) { v = readEndpointChain(chain); sepCache.set(chain, v); visited.add(chain); }
@@ -69,7 +72,20 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
   // A jump the parser resolved is followed without a lookup, unless the chain was deleted since.
   const spreadView = (s: Spread): EndpointChainView => {
     const t = s.target;
-    return t instanceof EndpointChain && !t.removed ? viewOf(t) : sepView(s.sep);
+    return t instanceof EndpointRowChain && !t.removed ? viewOf(t) : sepView(s.sep);
+  };
+  // The same as evenInOrder on a compact chain's rows: no Spread or name per endpoint.
+  const evenRowsInOrder = (c: RowCascade, sets: readonly (readonly ExpectedEndpoint[])[]): readonly ExpectedEndpoint[] | undefined => {
+    const n = c.targets.length;
+    next: for (const set of sets) {
+      if (n === 0 || set.length !== n) continue;
+      for (let k = 0; k < n; k++) {
+        const row = c.targets[k] as number;
+        if (row === -1 || c.rows.removed(row) || !isFairShare(c.shares[k] as number, n) || !c.rows.dnatIs(row, (set[k] as ExpectedEndpoint).id)) continue next;
+      }
+      return set;
+    }
+    return undefined;
   };
   const evenInOrder = (spreads: readonly Spread[], sets: readonly (readonly ExpectedEndpoint[])[]): readonly ExpectedEndpoint[] | undefined => {
     next: for (const set of sets) {
@@ -133,12 +149,22 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
       };
       // The common case, without building anything: the cascade sends an even share to exactly
       // the expected endpoints, in kube-proxy's order (sorted as the expected model is).
-      const inOrder = evenInOrder(view.spreads, sets);
+      const cascade = view.cascade;
+      const inOrder = cascade !== undefined ? evenRowsInOrder(cascade, sets) : evenInOrder(view.spreads, sets);
       if (inOrder !== undefined) {
         stats.expectedEndpoints += inOrder.length;
         for (let k = 0; k < inOrder.length; k++) {
-          const s = view.spreads[k] as Spread;
-          checkEndpointChain(inOrder[k] as ExpectedEndpoint, s.sep, spreadView(s));
+          if (cascade !== undefined) {
+            const row = cascade.targets[k] as number;
+            cascade.rows.markReached(row, visit);
+            // the chain object only when there is something to check beyond the row's mark
+            if (cascade.rows.masq(row) && sp.affinitySeconds === undefined) continue;
+            const sep = cascade.rows.chain(row);
+            checkEndpointChain(inOrder[k] as ExpectedEndpoint, sep.name, sep);
+          } else {
+            const s = view.spreads[k] as Spread;
+            checkEndpointChain(inOrder[k] as ExpectedEndpoint, s.sep, spreadView(s));
+          }
         }
         checkNoAffinity();
         return;
@@ -334,9 +360,7 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
   }
 
   for (const f of staleRules(index, consumed, fam)) findings.push(f);
-  // compact endpoint chains carry their mark: no set lookup for 100k of them
-  const reached = (chain: Chain): boolean => (chain instanceof EndpointChain ? chain.visitedBy === visited : visited.has(chain));
-  for (const f of staleChains(index, reached, fam)) findings.push(f);
+  for (const f of staleChains(index, visited, visit, fam)) findings.push(f);
   return { findings, stats };
 }
 

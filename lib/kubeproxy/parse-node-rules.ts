@@ -1,11 +1,11 @@
 /**
  * Parses a node's dump for the kube-proxy check: kube-proxy's per-endpoint and per-service chains
- * are kept compactly (compact-chains.ts), everything else as texts. Bytes are parsed a piece at a
+ * are kept compactly (endpoint-rows.ts, compact-chains.ts), everything else as texts. Bytes are parsed a piece at a
  * time, so a 50 MB dump is never one string. Pure.
  */
 import { DumpParser } from '../iptables/parse.ts';
 import type { Ruleset } from '../iptables/types.ts';
-import { kubeChainFactory } from './compact-chains.ts';
+import { kubeChainFactory, natChainsFactory } from './compact-chains.ts';
 
 /** Parses `iptables-save` output (bytes or text) named `source`; throws DPS_ERR_RULES_* errors. */
 export function parseNodeRules(input: Uint8Array | string, source: string): Ruleset[] {
@@ -16,5 +16,5 @@ export function parseNodeRules(input: Uint8Array | string, source: string): Rule
 
 /** A parser to feed a node's dump piece by piece (a file or a stream), with the same chains. */
 export function nodeRulesParser(source: string): DumpParser {
-  return new DumpParser({ source, chainFactory: kubeChainFactory() });
+  return new DumpParser({ source, chainFactory: kubeChainFactory(), tableChains: natChainsFactory() });
 }

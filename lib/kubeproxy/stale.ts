@@ -8,6 +8,7 @@ import { PER_SERVICE_PREFIXES } from './chain-names.ts';
 import type { KubeIndex } from './actual.ts';
 import { commentServicePort } from './actual.ts';
 import type { Finding } from './findings.ts';
+import { NatChains } from './nat-chains.ts';
 
 /** Rules in kube-proxy's entry chains that no expected service port accounts for. */
 export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, family: 'IPv4' | 'IPv6'): Finding[] {
@@ -42,16 +43,29 @@ export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, f
   return out;
 }
 
-/** Per-service chains that exist but that no rule jumps to (`reached`: the diff got there). */
-export function staleChains(index: KubeIndex, reached: (chain: Chain) => boolean, family: 'IPv4' | 'IPv6'): Finding[] {
-  const candidates = new Set<string>();
-  for (const chain of index.nat.values()) {
-    if (reached(chain) || chain.name.charCodeAt(0) !== 75 /* K */) continue;
-    if (PER_SERVICE_PREFIXES.some((p) => chain.name.startsWith(p))) candidates.add(chain.name);
+/**
+ * Per-service chains that exist but that no rule jumps to: not in `visited` (the chains the diff
+ * got to), and for endpoint rows, not marked with the diff's `visit`.
+ */
+export function staleChains(index: KubeIndex, visited: ReadonlySet<Chain>, visit: number, family: 'IPv4' | 'IPv6'): Finding[] {
+  const nat = index.nat;
+  const rows = nat instanceof NatChains ? nat.rows : undefined;
+  const objects = (): Iterable<Chain> => (nat instanceof NatChains ? nat.objectChains() : nat.values());
+  // name → line of its declaration, reported in declaration order (as the dump lists them)
+  const candidates = new Map<string, number>();
+  for (const chain of objects()) {
+    if (visited.has(chain) || chain.name.charCodeAt(0) !== 75 /* K */) continue;
+    if (PER_SERVICE_PREFIXES.some((p) => chain.name.startsWith(p))) candidates.set(chain.name, chain.line);
   }
+  if (rows !== undefined) for (const row of rows.unreached(visit)) candidates.set(rows.name(row), rows.line(row));
   if (candidates.size === 0) return [];
-  // Only when there are candidates: which chains does any rule jump to?
-  for (const chain of index.nat.values()) {
+  // Only when there are candidates: which chains does any rule jump to? (Endpoint rows kept as
+  // values jump nowhere but KUBE-MARK-MASQ and DNAT.)
+  const jumpers = (function* (): Iterable<Chain> {
+    yield* objects();
+    if (rows !== undefined) yield* rows.textChains();
+  })();
+  for (const chain of jumpers) {
     for (let i = 0; i < chain.size; i++) {
       const known = chain.knownTarget?.(i);
       if (known !== undefined) { candidates.delete(known); continue; }
@@ -62,7 +76,7 @@ export function staleChains(index: KubeIndex, reached: (chain: Chain) => boolean
       candidates.delete(text.slice(j + 4, end === -1 ? text.length : end));
     }
   }
-  return [...candidates].map((name) => ({
+  return [...candidates].sort((a, b) => a[1] - b[1]).map(([name]) => ({
     kind: 'stale-chain', severity: 'warning', service: undefined, port: undefined, protocol: undefined,
     endpoint: undefined, chain: `nat/${name}`, family, message: `${name} exists but no rule jumps to it`,
   }));

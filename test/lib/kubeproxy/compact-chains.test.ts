@@ -1,10 +1,11 @@
-// kube-proxy's endpoint and service chains kept compactly: read exactly as their texts would be,
+// kube-proxy's endpoint chains (kept as rows) and service chains kept compactly: read exactly as their texts would be,
 // and turned back into texts for anything that is not the shape kube-proxy writes.
 import t from 'tap';
 import { parseIptablesSave } from '../../../lib/iptables/parse.ts';
 import type { Chain } from '../../../lib/iptables/types.ts';
 import { readEndpointChain, readServiceChain } from '../../../lib/kubeproxy/chain-view.ts';
-import { EndpointChain, ServiceChain } from '../../../lib/kubeproxy/compact-chains.ts';
+import { ServiceChain } from '../../../lib/kubeproxy/compact-chains.ts';
+import { EndpointRowChain } from '../../../lib/kubeproxy/endpoint-rows.ts';
 import { parseNodeRules } from '../../../lib/kubeproxy/parse-node-rules.ts';
 
 const dump = (rules: string, extra = ''): string => `*nat
@@ -21,7 +22,7 @@ const chainsOf = (text: string): { compact: Map<string, Chain>; plain: Map<strin
   compact: parseNodeRules(Buffer.from(text), 'test')[0]?.tables.get('nat')?.chains as Map<string, Chain>,
   plain: parseIptablesSave(text, { source: 'test' })[0]?.tables.get('nat')?.chains as Map<string, Chain>,
 });
-const isCompact = (chain: Chain | undefined): boolean => (chain as unknown as { fallback?: unknown }).fallback === undefined;
+const isCompact = (chain: Chain | undefined): boolean => (chain instanceof EndpointRowChain ? chain.rows.compact(chain.row) : (chain as unknown as { fallback?: unknown }).fallback === undefined);
 // Views as plain data (spreads without the resolved chain object).
 const sepView = (c: Chain): unknown => { const v = readEndpointChain(c); return { exists: v.exists, dnat: v.dnat, masq: v.masq, recentSet: v.recentSet }; };
 const svcView = (c: Chain): unknown => {
@@ -49,7 +50,7 @@ t.test('keeps the endpoint chains kube-proxy writes as values, read as their tex
     const { compact, plain } = chainsOf(dump(rules));
     const c = compact.get('KUBE-SEP-AAAAAAAAAAAAAAAA') as Chain;
     const p = plain.get('KUBE-SEP-AAAAAAAAAAAAAAAA') as Chain;
-    t.ok(c instanceof EndpointChain && isCompact(c), 'kept compactly');
+    t.ok(c instanceof EndpointRowChain && isCompact(c), 'kept compactly');
     t.same(sepView(c), sepView(p), 'reads as the texts do');
     t.same(ruleFacts(c), ruleFacts(p), 'rendered back, the rules mean the same (without the comment)');
     t.same(c.lineNumbers, p.lineNumbers, 'keeps the line numbers');
@@ -115,7 +116,7 @@ t.test('follows restore input: insert, flush, delete and re-declare', async (t) 
   t.same(sepView(compact.get('KUBE-SEP-BBBBBBBBBBBBBBBB') as Chain), { exists: true, dnat: undefined, masq: false, recentSet: false }, 're-declaring flushes');
   ({ compact } = chainsOf(dump(`${base}-X KUBE-SEP-BBBBBBBBBBBBBBBB\n:KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]\n${SEP_B} -p tcp -m tcp -j DNAT --to-destination 10.0.0.9:80\n`)));
   const spread = readServiceChain(compact.get('KUBE-SVC-AAAAAAAAAAAAAAAA') as Chain).spreads[0];
-  const old = spread?.target as EndpointChain;
+  const old = spread?.target as EndpointRowChain;
   t.ok(old.removed, 'a deleted chain is marked, so that jumps resolved to it are looked up again by name');
   t.equal(readEndpointChain(compact.get('KUBE-SEP-BBBBBBBBBBBBBBBB') as Chain).dnat, '10.0.0.9:80', 'the re-declared chain is found by name');
 });

@@ -1,0 +1,546 @@
+/**
+ * kube-proxy's per-endpoint chains (KUBE-SEP-<hash>) of one nat table, kept as columns: at 10k
+ * services they are 100k chains of two rules each, most of a dump. A chain is a row number: its
+ * name in a byte arena, found through an open-addressing table on the name's bytes, and the few
+ * values that matter (hairpin masquerade source, protocol, DNAT destination as bytes, affinity
+ * mark, lines) in typed arrays. No object, string or map entry is made per chain while parsing.
+ *
+ * A rule of exactly the shape kube-proxy writes is kept as values; any other rule (an unusual
+ * option, a third rule, rules out of order) turns the row into plain texts, so no rule is ever
+ * misread. A row seen as a {@link Chain} (a lookup by name, iteration) is an {@link EndpointRowChain},
+ * made on demand and kept, so that a chain has one identity. Pure.
+ */
+import { parseRuleText } from '../iptables/chain.ts';
+import type { Copy } from '../iptables/bytes.ts';
+import type { DumpInfo, ParsedChain } from '../iptables/chain.ts';
+import { RULE_KEPT_TEXT as KEPT_TEXT, RULE_NOT_MINE as NOT_MINE, RULE_READ as READ } from '../iptables/chain.ts';
+import type { Rule } from '../iptables/types.ts';
+import { canonicalEndpoint, readEndpointRules } from './chain-view.ts';
+import type { EndpointChainView } from './chain-view.ts';
+import { DNAT, isCanonicalV4EndpointAt, MASQ, RECENT_MASK, scan, scanRule } from './rule-scan.ts';
+
+/** Length of a KUBE-SEP name: the prefix and 16 base32 characters of a SHA-256. */
+export const SEP_NAME_LENGTH = 25;
+const SEP_PREFIX = 'KUBE-SEP-';
+
+
+// row state bits
+const HAS_MASQ = 1; // the hairpin masquerade rule (its source is in the arena)
+const HAS_DNAT = 2; // the DNAT rule (its destination is in the arena)
+const RECENT = 4; // the DNAT rule records the client for affinity (`-m recent --set`)
+const REMOVED = 8; // deleted (`-X`): no longer found by name
+const TEXTS = 16; // holds a rule it cannot keep as values: all its rules are texts now
+const CANONICAL = 32; // the destination's bytes are its canonical form (compared without a string)
+
+const PROTOCOLS = ['', 'tcp', 'udp', 'sctp'] as const;
+
+/** A row's rules as texts, once it holds a rule it cannot keep as values, and their view. */
+interface Texts {
+  texts: string[];
+  lines: number[];
+  view?: EndpointChainView | undefined;
+}
+
+/** True when `name` is a KUBE-SEP chain name these rows keep. */
+export function isSepName(name: string): boolean {
+  return name.length === SEP_NAME_LENGTH && name.startsWith(SEP_PREFIX);
+}
+
+/** The KUBE-SEP chains of one nat table. */
+export class EndpointRows {
+  readonly #info: DumpInfo;
+  #count = 0;
+  #live = 0;
+  #names = Buffer.alloc(SEP_NAME_LENGTH * 1024);
+  #slots = new Int32Array(4096); // row + 1, 0 when empty
+  #state = new Uint8Array(1024);
+  #proto = new Uint8Array(1024);
+  #declLine = new Int32Array(1024);
+  #masqLine = new Int32Array(1024);
+  #dnatLine = new Int32Array(1024);
+  #srcAt = new Int32Array(1024);
+  #srcLength = new Uint8Array(1024);
+  #destAt = new Int32Array(1024);
+  #destLength = new Uint8Array(1024);
+  #reached = new Int32Array(1024);
+  #arena = Buffer.alloc(1 << 16);
+  #arenaUsed = 0;
+  #last = -1;
+  #epoch = 0;
+  readonly #texts = new Map<number, Texts>();
+  readonly #chains = new Map<number, EndpointRowChain>();
+  readonly #dnats = new Map<number, string>();
+
+  constructor(info: DumpInfo) {
+    this.#info = info;
+  }
+
+  /** Chains declared and not deleted. */
+  get live(): number {
+    return this.#live;
+  }
+
+  /** Name of the input, for messages. */
+  get source(): string {
+    return this.#info.source;
+  }
+
+  get plain(): boolean {
+    return this.#info.plain;
+  }
+
+  /**
+   * Takes the declaration of the name at bytes[start, end) when it is a KUBE-SEP name; a declared
+   * chain is flushed (restore input re-declares a chain to flush it). False: not one of ours.
+   */
+  declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean {
+    if (end - start !== SEP_NAME_LENGTH || !isSepAt(bytes, start)) return false;
+    const row = this.#find(bytes, start);
+    if (row !== -1) this.flush(row);
+    else this.#add(bytes, start, line);
+    return true;
+  }
+
+  /** The same for a name given as a string (`-N`, declarations read the slow way). */
+  declare(name: string, line: number): boolean {
+    if (!isSepName(name)) return false;
+    return this.declareAt(Buffer.from(name, 'latin1'), 0, SEP_NAME_LENGTH, line);
+  }
+
+  /**
+   * Takes the rule line `-A NAME ...` at bytes[start, end) when NAME is a declared KUBE-SEP chain:
+   * READ when kept as values, KEPT_TEXT when kept as its text (quotes not checked), else NOT_MINE.
+   */
+  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number {
+    const at = start + 3;
+    if (bytes[at + SEP_NAME_LENGTH] !== 32 || !isSepAt(bytes, at)) return NOT_MINE;
+    let row = this.#last;
+    if (row === -1 || !this.#nameAt(row, bytes, at)) {
+      row = this.#find(bytes, at);
+      if (row === -1) return NOT_MINE;
+      this.#last = row;
+    }
+    return this.#append(row, bytes, start, end, line, copy);
+  }
+
+  /** The row of a chain name, -1 when not declared. */
+  find(name: string): number {
+    if (!isSepName(name)) return -1;
+    return this.#find(Buffer.from(name, 'latin1'), 0);
+  }
+
+  /** The row of the KUBE-SEP name at bytes[at, at + 25), -1 when not declared. */
+  findAt(bytes: Uint8Array, at: number): number {
+    return this.#find(bytes, at);
+  }
+
+  /** The chain object of a row (made once). */
+  chain(row: number): EndpointRowChain {
+    let c = this.#chains.get(row);
+    if (c === undefined) {
+      c = new EndpointRowChain(this, row);
+      this.#chains.set(row, c);
+    }
+    return c;
+  }
+
+  /** Every live row's chain object, in declaration order. */
+  *chains(): IterableIterator<EndpointRowChain> {
+    for (let row = 0; row < this.#count; row++) if (((this.#state[row] as number) & REMOVED) === 0) yield this.chain(row);
+  }
+
+  /** Chain objects of the rows kept as texts (only they may jump to other chains). */
+  *textChains(): IterableIterator<EndpointRowChain> {
+    for (const row of this.#texts.keys()) if (((this.#state[row] as number) & REMOVED) === 0) yield this.chain(row);
+  }
+
+  name(row: number): string {
+    return this.#names.toString('latin1', row * SEP_NAME_LENGTH, (row + 1) * SEP_NAME_LENGTH);
+  }
+
+  line(row: number): number {
+    return this.#declLine[row] as number;
+  }
+
+  removed(row: number): boolean {
+    return ((this.#state[row] as number) & REMOVED) !== 0;
+  }
+
+  /** True while the row's rules are kept as values (not texts). */
+  compact(row: number): boolean {
+    return ((this.#state[row] as number) & TEXTS) === 0;
+  }
+
+  /** Starts a visit (a diff run): rows are marked with the number returned. */
+  beginVisit(): number {
+    return ++this.#epoch;
+  }
+
+  markReached(row: number, visit: number): void {
+    this.#reached[row] = visit;
+  }
+
+  /** The live rows the visit did not reach. */
+  unreached(visit: number): number[] {
+    const out: number[] = [];
+    for (let row = 0; row < this.#count; row++) {
+      if (((this.#state[row] as number) & REMOVED) === 0 && this.#reached[row] !== visit) out.push(row);
+    }
+    return out;
+  }
+
+  size(row: number): number {
+    const t = this.#texts.get(row);
+    if (t !== undefined) return t.texts.length;
+    const s = this.#state[row] as number;
+    return (s & HAS_MASQ ? 1 : 0) + (s & HAS_DNAT ? 1 : 0);
+  }
+
+  /** The text of rule i (a rule kept as values is rendered as an equivalent rule without its comment). */
+  text(row: number, i: number): string {
+    const t = this.#texts.get(row);
+    if (t !== undefined) return t.texts[i] as string;
+    const s = this.#state[row] as number;
+    const name = this.name(row);
+    if (i === 0 && (s & HAS_MASQ) !== 0) return `-A ${name} -s ${this.#slice(this.#srcAt, this.#srcLength, row)} -j KUBE-MARK-MASQ`;
+    const proto = PROTOCOLS[this.#proto[row] as number] as string;
+    const p = proto === '' ? '' : ` -p ${proto} -m ${proto}`;
+    const recent = s & RECENT ? ` -m recent --set --name ${name}${RECENT_MASK}` : '';
+    return `-A ${name}${p}${recent} -j DNAT --to-destination ${this.#slice(this.#destAt, this.#destLength, row)}`;
+  }
+
+  lineOf(row: number, i: number): number {
+    const t = this.#texts.get(row);
+    if (t !== undefined) return t.lines[i] as number;
+    return i === 0 && ((this.#state[row] as number) & HAS_MASQ) !== 0 ? this.#masqLine[row] as number : this.#dnatLine[row] as number;
+  }
+
+  knownTarget(row: number, i: number): string | undefined {
+    if (this.#texts.has(row)) return undefined;
+    return i === 0 && ((this.#state[row] as number) & HAS_MASQ) !== 0 ? 'KUBE-MARK-MASQ' : 'DNAT';
+  }
+
+  /** The DNAT destination, canonical; undefined without a DNAT rule. */
+  dnat(row: number): string | undefined {
+    const t = this.#texts.get(row);
+    if (t !== undefined) return this.#textView(row, t).dnat;
+    const s = this.#state[row] as number;
+    if ((s & HAS_DNAT) === 0) return undefined;
+    let d = this.#dnats.get(row);
+    if (d === undefined) {
+      const dest = this.#slice(this.#destAt, this.#destLength, row);
+      d = s & CANONICAL ? dest : canonicalEndpoint(dest);
+      this.#dnats.set(row, d);
+    }
+    return d;
+  }
+
+  /** True when the row DNATs to `id` (canonical `ip:port`): compared on the bytes when they are canonical. */
+  dnatIs(row: number, id: string): boolean {
+    const s = this.#state[row] as number;
+    if ((s & (CANONICAL | TEXTS | HAS_DNAT)) !== (CANONICAL | HAS_DNAT)) return this.dnat(row) === id;
+    const n = this.#destLength[row] as number;
+    if (n !== id.length) return false;
+    const arena = this.#arena;
+    const at = this.#destAt[row] as number;
+    for (let i = 0; i < n; i++) if (arena[at + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** True when the hairpin masquerade rule (`-s ip -j KUBE-MARK-MASQ`) is there. */
+  masq(row: number): boolean {
+    const t = this.#texts.get(row);
+    if (t !== undefined) return this.#textView(row, t).masq;
+    return ((this.#state[row] as number) & HAS_MASQ) !== 0;
+  }
+
+  recentSet(row: number): boolean {
+    const t = this.#texts.get(row);
+    if (t !== undefined) return this.#textView(row, t).recentSet;
+    return ((this.#state[row] as number) & RECENT) !== 0;
+  }
+
+  /** Appends a rule given as bytes (the chain object's append). */
+  appendRow(row: number, bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
+    return this.#append(row, bytes, start, end, line, copy) === READ;
+  }
+
+  /** Inserts (`at`) or appends a rule given as a string (`-I`, a counters prefix): the row holds texts from then on. */
+  insert(row: number, rule: string, line: number, at: number | undefined): void {
+    const t = this.#toTexts(row);
+    t.view = undefined;
+    if (at === undefined) { t.texts.push(rule); t.lines.push(line); } else { t.texts.splice(at, 0, rule); t.lines.splice(at, 0, line); }
+  }
+
+  /** Removes every rule. */
+  flush(row: number): void {
+    this.#texts.delete(row);
+    this.#dnats.delete(row);
+    this.#state[row] = (this.#state[row] as number) & REMOVED;
+  }
+
+  /** Deletes the chain (`-X`): its name is free again; references to the row see it as removed. */
+  remove(row: number): void {
+    if (this.removed(row)) return;
+    this.flush(row);
+    this.#state[row] = REMOVED;
+    this.#live--;
+    if (this.#last === row) this.#last = -1;
+  }
+
+  #append(row: number, bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number {
+    const s = this.#state[row] as number;
+    if ((s & (TEXTS | HAS_DNAT)) === 0) {
+      const kind = scanRule(bytes, start, end, SEP_NAME_LENGTH);
+      if (kind === MASQ && (s & HAS_MASQ) === 0 && scan.src1 - scan.src0 < 256) {
+        this.#srcAt[row] = this.#store(bytes, scan.src0, scan.src1);
+        this.#srcLength[row] = scan.src1 - scan.src0;
+        this.#masqLine[row] = line;
+        this.#state[row] = s | HAS_MASQ;
+        return READ;
+      }
+      const proto = kind === DNAT ? protocolCode(bytes, scan.proto0, scan.proto1) : -1;
+      if (proto !== -1 && scan.dest1 - scan.dest0 < 256) {
+        this.#proto[row] = proto;
+        this.#destAt[row] = this.#store(bytes, scan.dest0, scan.dest1);
+        this.#destLength[row] = scan.dest1 - scan.dest0;
+        this.#dnatLine[row] = line;
+        // canonical as printed (the common case): compared on its bytes, no string
+        this.#state[row] = s | HAS_DNAT | (scan.recentSet ? RECENT : 0) | (isCanonicalV4EndpointAt(bytes, scan.dest0, scan.dest1) ? CANONICAL : 0);
+        return READ;
+      }
+    }
+    this.insert(row, copy(start, end), line, undefined);
+    return KEPT_TEXT;
+  }
+
+  #toTexts(row: number): Texts {
+    let t = this.#texts.get(row);
+    if (t === undefined) {
+      const n = this.size(row);
+      t = { texts: [], lines: [] };
+      for (let i = 0; i < n; i++) { t.texts.push(this.text(row, i)); t.lines.push(this.lineOf(row, i)); }
+      this.#dnats.delete(row);
+      this.#state[row] = ((this.#state[row] as number) & REMOVED) | TEXTS;
+      this.#texts.set(row, t);
+    }
+    return t;
+  }
+
+  #textView(row: number, t: Texts): EndpointChainView {
+    t.view ??= readEndpointRules(this.chain(row));
+    return t.view;
+  }
+
+  #slice(at: Int32Array, length: Uint8Array, row: number): string {
+    const from = at[row] as number;
+    return this.#arena.toString('utf8', from, from + (length[row] as number));
+  }
+
+  // Copies bytes[from, to) into the arena; returns where.
+  #store(bytes: Uint8Array, from: number, to: number): number {
+    const n = to - from;
+    if (this.#arenaUsed + n > this.#arena.length) {
+      const bigger = Buffer.alloc(Math.max(this.#arena.length * 2, this.#arenaUsed + n));
+      this.#arena.copy(bigger, 0, 0, this.#arenaUsed);
+      this.#arena = bigger;
+    }
+    const at = this.#arenaUsed;
+    this.#arena.set(bytes.subarray(from, to), at);
+    this.#arenaUsed += n;
+    return at;
+  }
+
+  #add(bytes: Uint8Array, at: number, line: number): void {
+    if (this.#count === this.#state.length) this.#growRows();
+    if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
+    const row = this.#count++;
+    this.#names.set(bytes.subarray(at, at + SEP_NAME_LENGTH), row * SEP_NAME_LENGTH);
+    this.#declLine[row] = line;
+    this.#put(row);
+    this.#live++;
+  }
+
+  #find(bytes: Uint8Array, at: number): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    for (let i = hashAt(bytes, at) & mask; ; i = (i + 1) & mask) {
+      const row = (slots[i] as number) - 1;
+      if (row === -1) return -1;
+      // a removed row stays in its probe sequence, never matched: a re-declared name is a new row
+      if (((this.#state[row] as number) & REMOVED) === 0 && this.#nameAt(row, bytes, at)) return row;
+    }
+  }
+
+  // True when row's name is at bytes[at, at + 25) (the prefix is known to match).
+  #nameAt(row: number, bytes: Uint8Array, at: number): boolean {
+    const names = this.#names;
+    const base = row * SEP_NAME_LENGTH;
+    for (let i = SEP_NAME_LENGTH - 1; i >= 9; i--) if (names[base + i] !== bytes[at + i]) return false;
+    return true;
+  }
+
+  #put(row: number): void {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let i = hashAt(this.#names, row * SEP_NAME_LENGTH) & mask;
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = row + 1;
+  }
+
+  #growSlots(): void {
+    this.#slots = new Int32Array(this.#slots.length * 4);
+    for (let row = 0; row < this.#count; row++) this.#put(row);
+  }
+
+  #growRows(): void {
+    const n = this.#state.length * 2;
+    const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a);
+      return b;
+    };
+    const names = Buffer.alloc(n * SEP_NAME_LENGTH);
+    this.#names.copy(names);
+    this.#names = names;
+    this.#state = grow(this.#state);
+    this.#proto = grow(this.#proto);
+    this.#declLine = grow(this.#declLine);
+    this.#masqLine = grow(this.#masqLine);
+    this.#dnatLine = grow(this.#dnatLine);
+    this.#srcAt = grow(this.#srcAt);
+    this.#srcLength = grow(this.#srcLength);
+    this.#destAt = grow(this.#destAt);
+    this.#destLength = grow(this.#destLength);
+    this.#reached = grow(this.#reached);
+  }
+}
+
+/**
+ * A KUBE-SEP row seen as a chain, for code that works with chains (lookups by name, rendering,
+ * iteration, restore input's `-I`/`-F`/`-X`). It is its own {@link EndpointChainView}.
+ */
+export class EndpointRowChain implements ParsedChain, EndpointChainView {
+  readonly rows: EndpointRows;
+  readonly row: number;
+  #name: string | undefined;
+
+  constructor(rows: EndpointRows, row: number) {
+    this.rows = rows;
+    this.row = row;
+  }
+
+  get name(): string {
+    this.#name ??= this.rows.name(this.row);
+    return this.#name;
+  }
+
+  get line(): number {
+    return this.rows.line(this.row);
+  }
+
+  get policy(): undefined {
+    return undefined;
+  }
+
+  get counters(): undefined {
+    return undefined;
+  }
+
+  get plain(): boolean {
+    return this.rows.plain;
+  }
+
+  get size(): number {
+    return this.rows.size(this.row);
+  }
+
+  text(i: number): string {
+    return this.rows.text(this.row, i);
+  }
+
+  lineOf(i: number): number {
+    return this.rows.lineOf(this.row, i);
+  }
+
+  knownTarget(i: number): string | undefined {
+    return this.rows.knownTarget(this.row, i);
+  }
+
+  get texts(): string[] {
+    return Array.from({ length: this.size }, (_, i) => this.text(i));
+  }
+
+  get lineNumbers(): number[] {
+    return Array.from({ length: this.size }, (_, i) => this.lineOf(i));
+  }
+
+  /** The rules' structure (parsed on each access: rows change under restore input, and few callers ask). */
+  get rules(): readonly Rule[] {
+    return this.texts.map((t, i) => parseRuleText(this.name, t, this.lineOf(i), this.rows.source));
+  }
+
+  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
+    return this.rows.appendRow(this.row, bytes, start, end, line, copy);
+  }
+
+  insert(rule: string, line: number, at: number | undefined): void {
+    this.rows.insert(this.row, rule, line, at);
+  }
+
+  flush(): void {
+    this.rows.flush(this.row);
+  }
+
+  remove(): void {
+    this.rows.remove(this.row);
+  }
+
+  /** True once deleted (`-X`): jumps resolved to this row no longer reach it. */
+  get removed(): boolean {
+    return this.rows.removed(this.row);
+  }
+
+  endpointView(): EndpointChainView {
+    return this;
+  }
+
+  get exists(): boolean {
+    return true;
+  }
+
+  get dnat(): string | undefined {
+    return this.rows.dnat(this.row);
+  }
+
+  get masq(): boolean {
+    return this.rows.masq(this.row);
+  }
+
+  get recentSet(): boolean {
+    return this.rows.recentSet(this.row);
+  }
+}
+
+// "KUBE-SEP-" at bytes[at, at + 9)
+function isSepAt(b: Uint8Array, at: number): boolean {
+  return b[at] === 75 && b[at + 1] === 85 && b[at + 2] === 66 && b[at + 3] === 69 && b[at + 4] === 45 &&
+    b[at + 5] === 83 && b[at + 6] === 69 && b[at + 7] === 80 && b[at + 8] === 45;
+}
+
+// Hash of the 16 base32 characters after "KUBE-SEP-" (themselves a SHA-256 prefix).
+function hashAt(bytes: Uint8Array, at: number): number {
+  let h = 0;
+  for (let i = at + 9; i < at + SEP_NAME_LENGTH; i++) h = (Math.imul(h, 31) + (bytes[i] as number)) | 0;
+  return h >>> 0;
+}
+
+// Index in PROTOCOLS of the `-p` value at bytes[from, to) (0: none), -1 for another protocol.
+function protocolCode(b: Uint8Array, from: number, to: number): number {
+  if (from === -1) return 0;
+  const n = to - from;
+  if (n === 3 && b[from] === 116 && b[from + 1] === 99 && b[from + 2] === 112) return 1;
+  if (n === 3 && b[from] === 117 && b[from + 1] === 100 && b[from + 2] === 112) return 2;
+  if (n === 4 && b[from] === 115 && b[from + 1] === 99 && b[from + 2] === 116 && b[from + 3] === 112) return 3;
+  return -1;
+}

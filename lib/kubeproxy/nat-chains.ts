@@ -1,0 +1,86 @@
+/**
+ * The chains map of a nat table parsed for the kube-proxy check: KUBE-SEP chains live as rows of
+ * {@link EndpointRows} (no object or map entry each), every other chain as an object in the map.
+ * To its readers it is an ordinary map of all chains: a KUBE-SEP chain looked up or iterated is
+ * its {@link EndpointRowChain}. Pure.
+ */
+import type { Copy } from '../iptables/bytes.ts';
+import type { ByteChains, DumpInfo } from '../iptables/chain.ts';
+import type { Chain } from '../iptables/types.ts';
+import { EndpointRows, isSepName } from './endpoint-rows.ts';
+
+export class NatChains extends Map<string, Chain> implements ByteChains {
+  /** The KUBE-SEP chains. */
+  readonly rows: EndpointRows;
+
+  constructor(info: DumpInfo) {
+    super();
+    this.rows = new EndpointRows(info);
+  }
+
+  declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean {
+    return this.rows.declareAt(bytes, start, end, line);
+  }
+
+  declare(name: string, line: number): boolean {
+    return this.rows.declare(name, line);
+  }
+
+  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number {
+    return this.rows.appendAt(bytes, start, end, line, copy);
+  }
+
+  override get(name: string): Chain | undefined {
+    if (isSepName(name)) {
+      const row = this.rows.find(name);
+      if (row !== -1) return this.rows.chain(row);
+    }
+    return super.get(name);
+  }
+
+  override has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  override delete(name: string): boolean {
+    const row = this.rows.find(name);
+    if (row === -1) return super.delete(name);
+    this.rows.remove(row);
+    return true;
+  }
+
+  override clear(): void {
+    for (const c of [...this.rows.chains()]) c.remove();
+    super.clear();
+  }
+
+  override get size(): number {
+    return super.size + this.rows.live;
+  }
+
+  /** The chains kept as objects (not the KUBE-SEP rows). */
+  objectChains(): IterableIterator<Chain> {
+    return super.values();
+  }
+
+  override *values(): MapIterator<Chain> {
+    yield* super.values();
+    yield* this.rows.chains();
+  }
+
+  override *keys(): MapIterator<string> {
+    for (const c of this.values()) yield c.name;
+  }
+
+  override *entries(): MapIterator<[string, Chain]> {
+    for (const c of this.values()) yield [c.name, c];
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, Chain]> {
+    return this.entries();
+  }
+
+  override forEach(callback: (value: Chain, key: string, map: Map<string, Chain>) => void, thisArg?: unknown): void {
+    for (const c of this.values()) callback.call(thisArg, c, c.name, this);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Reads a rule of the exact shapes kube-proxy writes in its per-endpoint and per-service chains
+ * straight from the dump's bytes, without making a string: where its source, protocol,
+ * probability, target and DNAT destination are. Anything else is NONE, for the caller to keep as
+ * text. Pure.
+ */
+import { bytesAre, bytesStartWith, sameBytes } from '../iptables/bytes.ts';
+import type { Copy } from '../iptables/bytes.ts';
+import { parseProbability } from '../iptables/values.ts';
+
+// What scanRule found: the rule's shape and where its values are in the text.
+export const NONE = 0, MASQ = 1, DNAT = 2, SPREAD = 3;
+export interface Scan {
+  src0: number; src1: number; proto0: number; proto1: number; prob0: number; prob1: number;
+  target0: number; target1: number; dest0: number; dest1: number;
+  /** `-m recent --set --name <this chain> --mask 255.255.255.255 --rsource` (ClientIP affinity). */
+  recentSet: boolean;
+}
+/** The last {@link scanRule}'s findings (one shared record: the scan runs 300k times per dump). */
+export const scan: Scan = { src0: 0, src1: 0, proto0: 0, proto1: 0, prob0: 0, prob1: 0, target0: 0, target1: 0, dest0: 0, dest1: 0, recentSet: false };
+export const RECENT_MASK = ' --mask 255.255.255.255 --rsource';
+
+// End of the token at `at` (a space or the line's end); -1 when it has a quote or a backslash,
+// which only the full tokenizer reads.
+function tokenEnd(b: Uint8Array, at: number, end: number): number {
+  for (let i = at; i < end; i++) {
+    const c = b[i];
+    if (c === 32) return i;
+    if (c === 34 || c === 39 || c === 92) return -1;
+  }
+  return end;
+}
+
+
+/**
+ * Reads `-A NAME` followed only by `-s X`, `-p P`, `-m P`, `-m comment --comment C`,
+ * `-m statistic --mode random --probability F`, kube-proxy's affinity `-m recent --set ...` and a
+ * final `-j T` (`-j DNAT --to-destination D`). Returns the shape, or NONE for anything else.
+ */
+export function scanRule(b: Uint8Array, start: number, end: number, nameLength: number): number {
+  scan.src0 = scan.proto0 = scan.prob0 = scan.target0 = scan.dest0 = -1;
+  scan.recentSet = false;
+  let p = start + 4 + nameLength;
+  while (p < end) {
+    const q = tokenEnd(b, p, end);
+    if (q - p !== 2 || b[p] !== 45 /* - */ || q === end) return NONE;
+    const flag = b[p + 1];
+    const v = q + 1;
+    const w = tokenEnd(b, v, end);
+    if (w < 0) return NONE;
+    if (flag === 115 /* s */ && scan.src0 === -1) {
+      scan.src0 = v; scan.src1 = w; p = w + 1;
+    } else if (flag === 112 /* p */ && scan.proto0 === -1) {
+      scan.proto0 = v; scan.proto1 = w; p = w + 1;
+    } else if (flag === 106 /* j */) {
+      scan.target0 = v; scan.target1 = w;
+      if (w === end) return shape(b);
+      if (!bytesAre(b, v, w, 'DNAT') || !bytesStartWith(b, w, ' --to-destination ')) return NONE;
+      scan.dest0 = w + 18;
+      scan.dest1 = tokenEnd(b, scan.dest0, end);
+      return scan.dest1 === end && scan.dest1 > scan.dest0 ? shape(b) : NONE;
+    } else if (flag === 109 /* m */) {
+      if (bytesAre(b, v, w, 'comment')) {
+        if (!bytesStartWith(b, w, ' --comment ')) return NONE;
+        let c = w + 11;
+        if (b[c] === 34 /* " */) {
+          let close = c + 1;
+          for (let ch = b[close]; ch !== 34; ch = b[++close]) {
+            if (ch === 92 /* \\ */ || close >= end) return NONE;
+          }
+          c = close + 1;
+        } else {
+          c = tokenEnd(b, c, end);
+          if (c < 0) return NONE;
+        }
+        if (c >= end || b[c] !== 32) return NONE;
+        p = c + 1;
+      } else if (bytesAre(b, v, w, 'recent') && !scan.recentSet) {
+        // exactly what kube-proxy writes: the set is named after this chain
+        const name = w + 14;
+        if (!bytesStartWith(b, w, ' --set --name ') || b[name + nameLength] !== 32 ||
+          !sameBytes(b, name, name + nameLength, start + 3, start + 3 + nameLength) || !bytesStartWith(b, name + nameLength, RECENT_MASK)) return NONE;
+        p = name + nameLength + RECENT_MASK.length + 1;
+        if (p > end || b[p - 1] !== 32) return NONE;
+        scan.recentSet = true;
+      } else if (bytesAre(b, v, w, 'statistic') && scan.prob0 === -1) {
+        if (!bytesStartWith(b, w, ' --mode random --probability ')) return NONE;
+        scan.prob0 = w + 29;
+        scan.prob1 = tokenEnd(b, scan.prob0, end);
+        if (scan.prob1 === end || scan.prob1 < 0) return NONE;
+        p = scan.prob1 + 1;
+      } else if (scan.proto0 !== -1 && w !== end && sameBytes(b, v, w, scan.proto0, scan.proto1)) {
+        p = w + 1; // `-m tcp` after `-p tcp`, without options
+      } else {
+        return NONE;
+      }
+    } else {
+      return NONE;
+    }
+  }
+  return NONE;
+}
+
+
+// The protocol strings, shared instead of copied 100k times.
+export function protocolAt(b: Uint8Array, from: number, to: number, copy: Copy): string {
+  if (bytesAre(b, from, to, 'tcp')) return 'tcp';
+  if (bytesAre(b, from, to, 'udp')) return 'udp';
+  if (bytesAre(b, from, to, 'sctp')) return 'sctp';
+  return copy(from, to);
+}
+
+// A `--probability` value: `0.` and up to 11 digits read from the bytes (what iptables-save prints),
+// anything else through the general reader.
+export function probabilityAt(b: Uint8Array, from: number, to: number, copy: Copy): number | undefined {
+  if (to - from > 2 && to - from <= 13 && b[from] === 48 /* 0 */ && b[from + 1] === 46 /* . */) {
+    let n = 0;
+    let scale = 1;
+    for (let i = from + 2; i < to; i++) {
+      const d = (b[i] as number) - 48;
+      if (d < 0 || d > 9) return parseProbability(copy(from, to));
+      n = n * 10 + d;
+      scale *= 10;
+    }
+    return n / scale;
+  }
+  return parseProbability(copy(from, to));
+}
+
+// True when bytes[from, to) is `a.b.c.d:port` as canonicalEndpoint returns it (no leading zeros,
+// octets up to 255, port 1-99999 as its regex allows).
+export function isCanonicalV4EndpointAt(b: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  for (let octet = 0; octet < 4; octet++) {
+    const start = i;
+    let value = 0;
+    while (i < to && (b[i] as number) >= 48 && (b[i] as number) <= 57) value = value * 10 + (b[i++] as number) - 48;
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || (digits > 1 && b[start] === 48) || value > 255) return false;
+    if (b[i++] !== (octet === 3 ? 58 /* : */ : 46 /* . */)) return false;
+  }
+  const digits = to - i;
+  if (digits < 1 || digits > 5 || b[i] === 48) return false;
+  for (; i < to; i++) if ((b[i] as number) < 48 || (b[i] as number) > 57) return false;
+  return true;
+}
+
+function shape(b: Uint8Array): number {
+  if (bytesAre(b, scan.target0, scan.target1, 'KUBE-MARK-MASQ')) {
+    return scan.src0 !== -1 && scan.proto0 === -1 && scan.prob0 === -1 && !scan.recentSet ? MASQ : NONE;
+  }
+  if (scan.dest0 !== -1) return scan.src0 === -1 && scan.prob0 === -1 ? DNAT : NONE;
+  if (scan.target1 - scan.target0 === 25 && bytesStartWith(b, scan.target0, 'KUBE-SEP-')) {
+    return scan.src0 === -1 && scan.proto0 === -1 && !scan.recentSet ? SPREAD : NONE;
+  }
+  return NONE;
+}
