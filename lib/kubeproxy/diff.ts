@@ -157,10 +157,10 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
           if (cascade !== undefined) {
             const row = cascade.targets[k] as number;
             cascade.rows.markReached(row, visit);
-            // the chain object only when there is something to check beyond the row's mark
-            if (cascade.rows.masq(row) && sp.affinitySeconds === undefined) continue;
-            const sep = cascade.rows.chain(row);
-            checkEndpointChain(inOrder[k] as ExpectedEndpoint, sep.name, sep);
+            // the name only when there is something to check beyond the row's mark
+            const rows = cascade.rows;
+            if (rows.masq(row) && sp.affinitySeconds === undefined) continue;
+            checkEndpointChain(inOrder[k] as ExpectedEndpoint, rows.name(row), { exists: true, dnat: undefined, masq: rows.masq(row), recentSet: rows.recentSet(row) });
           } else {
             const s = view.spreads[k] as Spread;
             checkEndpointChain(inOrder[k] as ExpectedEndpoint, s.sep, spreadView(s));
@@ -238,7 +238,7 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
       const jump = rules.find((r) => r.target !== undefined && r.target.startsWith('KUBE-'));
       if (want === undefined) {
         if (jump !== undefined) {
-          if (jump.target === sp.extChain || jump.target === sp.fwChain) checkExt(jump.target, [[]], entry);
+          if (jump.target === sp.extChain || (jump.target?.startsWith('KUBE-FW-') === true && jump.target === sp.fwChain)) checkExt(jump.target, [[]], entry);
           else checkEndpoints(jump.target, [[]], entry);
         }
         return undefined;
@@ -258,7 +258,8 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
     // KUBE-EXT-<hash> (or KUBE-FW-<hash> in front of it): masquerade and the policy chain.
     const checkExt = (chain: string | undefined, sets: readonly (readonly ExpectedEndpoint[])[], entry: string): void => {
       if (chain === undefined || checked.has(chain)) return;
-      if (chain === sp.fwChain) {
+      // (the prefix first: the name is a SHA-256, computed only when it could match)
+      if (chain.startsWith('KUBE-FW-') && chain === sp.fwChain) {
         checked.add(chain);
         checkFirewall(entry);
         checkExt(sp.extChain, sets, entry);

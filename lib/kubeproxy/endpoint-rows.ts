@@ -41,9 +41,11 @@ interface Texts {
   view?: EndpointChainView | undefined;
 }
 
-/** True when `name` is a KUBE-SEP chain name these rows keep. */
+/** True when `name` is a KUBE-SEP chain name these rows keep (ASCII, as kube-proxy's are: a byte per character). */
 export function isSepName(name: string): boolean {
-  return name.length === SEP_NAME_LENGTH && name.startsWith(SEP_PREFIX);
+  if (name.length !== SEP_NAME_LENGTH || !name.startsWith(SEP_PREFIX)) return false;
+  for (let i = SEP_PREFIX.length; i < SEP_NAME_LENGTH; i++) if (name.charCodeAt(i) > 126) return false;
+  return true;
 }
 
 /** The KUBE-SEP chains of one nat table. */
@@ -94,7 +96,7 @@ export class EndpointRows {
    * chain is flushed (restore input re-declares a chain to flush it). False: not one of ours.
    */
   declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean {
-    if (end - start !== SEP_NAME_LENGTH || !isSepAt(bytes, start)) return false;
+    if (end - start !== SEP_NAME_LENGTH || !isSepAt(bytes, start) || !isAsciiAt(bytes, start)) return false;
     const row = this.#find(bytes, start);
     if (row !== -1) this.flush(row);
     else this.#add(bytes, start, line);
@@ -526,6 +528,12 @@ export class EndpointRowChain implements ParsedChain, EndpointChainView {
 function isSepAt(b: Uint8Array, at: number): boolean {
   return b[at] === 75 && b[at + 1] === 85 && b[at + 2] === 66 && b[at + 3] === 69 && b[at + 4] === 45 &&
     b[at + 5] === 83 && b[at + 6] === 69 && b[at + 7] === 80 && b[at + 8] === 45;
+}
+
+// True when the name at bytes[at, at + 25) is ASCII (other names are left to plain chains).
+function isAsciiAt(b: Uint8Array, at: number): boolean {
+  for (let i = at + SEP_PREFIX.length; i < at + SEP_NAME_LENGTH; i++) if ((b[i] as number) > 126) return false;
+  return true;
 }
 
 // Hash of the 16 base32 characters after "KUBE-SEP-" (themselves a SHA-256 prefix).

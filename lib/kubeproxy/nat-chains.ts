@@ -12,6 +12,8 @@ import { EndpointRows, isSepName } from './endpoint-rows.ts';
 export class NatChains extends Map<string, Chain> implements ByteChains {
   /** The KUBE-SEP chains. */
   readonly rows: EndpointRows;
+  /** True once a KUBE-SEP name is kept as an object (never, for what kube-proxy writes). */
+  #sepObjects = false;
 
   constructor(info: DumpInfo) {
     super();
@@ -19,11 +21,19 @@ export class NatChains extends Map<string, Chain> implements ByteChains {
   }
 
   declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean {
+    // a KUBE-SEP name already kept as an object (declared with a policy) stays one
+    if (this.#sepObjects && super.has(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', start, end))) return false;
     return this.rows.declareAt(bytes, start, end, line);
   }
 
   declare(name: string, line: number): boolean {
+    if (this.#sepObjects && super.has(name)) return false;
     return this.rows.declare(name, line);
+  }
+
+  override set(name: string, chain: Chain): this {
+    if (isSepName(name)) this.#sepObjects = true;
+    return super.set(name, chain);
   }
 
   appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number {
