@@ -76,13 +76,17 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
   };
   // The same as evenInOrder on a compact chain's rows: no Spread or name per endpoint.
   const evenRowsInOrder = (c: RowCascade, sets: readonly (readonly ExpectedEndpoint[])[]): readonly ExpectedEndpoint[] | undefined => {
-    const n = c.targets.length;
-    next: for (const set of sets) {
-      if (n === 0 || set.length !== n) continue;
-      for (let k = 0; k < n; k++) {
-        const row = c.targets[k] as number;
-        if (row === -1 || c.rows.removed(row) || !isFairShare(c.shares[k] as number, n) || !c.rows.dnatIs(row, (set[k] as ExpectedEndpoint).id)) continue next;
-      }
+    const { rows, targets, shares } = c;
+    const n = targets.length;
+    if (n === 0) return undefined;
+    for (let k = 0; k < n; k++) {
+      const row = targets[k] as number;
+      if (row === -1 || rows.removed(row) || !isFairShare(shares[k] as number, n)) return undefined;
+    }
+    next: for (let s = 0; s < sets.length; s++) {
+      const set = sets[s] as readonly ExpectedEndpoint[];
+      if (set.length !== n) continue;
+      for (let k = 0; k < n; k++) if (!rows.dnatIs(targets[k] as number, (set[k] as ExpectedEndpoint).id)) continue next;
       return set;
     }
     return undefined;

@@ -97,9 +97,24 @@ export class EndpointRows {
    */
   declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean {
     if (end - start !== SEP_NAME_LENGTH || !isSepAt(bytes, start) || !isAsciiAt(bytes, start)) return false;
-    const row = this.#find(bytes, start);
-    if (row !== -1) this.flush(row);
-    else this.#add(bytes, start, line);
+    if (this.#count === this.#state.length) this.#growRows();
+    if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
+    // one probe: a declared name is flushed, else the row goes into the first empty slot
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let i = hashAt(bytes, start) & mask;
+    for (let row = (slots[i] as number) - 1; row !== -1; row = (slots[i] as number) - 1) {
+      if (((this.#state[row] as number) & REMOVED) === 0 && this.#nameAt(row, bytes, start)) {
+        this.flush(row);
+        return true;
+      }
+      i = (i + 1) & mask;
+    }
+    const row = this.#count++;
+    copyBytes(bytes, start, this.#names, row * SEP_NAME_LENGTH, SEP_NAME_LENGTH);
+    this.#declLine[row] = line;
+    slots[i] = row + 1;
+    this.#live++;
     return true;
   }
 
@@ -118,7 +133,12 @@ export class EndpointRows {
     if (bytes[at + SEP_NAME_LENGTH] !== 32 || !isSepAt(bytes, at)) return NOT_MINE;
     let row = this.#last;
     if (row === -1 || !this.#nameAt(row, bytes, at)) {
-      row = this.#find(bytes, at);
+      // iptables-save prints the chains' rules in declaration order: usually the next row
+      row = -1;
+      for (let r = this.#last + 1, stop = Math.min(this.#count, this.#last + 5); r < stop; r++) {
+        if (((this.#state[r] as number) & REMOVED) === 0 && this.#nameAt(r, bytes, at)) { row = r; break; }
+      }
+      if (row === -1) row = this.#find(bytes, at);
       if (row === -1) return NOT_MINE;
       this.#last = row;
     }
@@ -348,19 +368,9 @@ export class EndpointRows {
       this.#arena = bigger;
     }
     const at = this.#arenaUsed;
-    this.#arena.set(bytes.subarray(from, to), at);
+    copyBytes(bytes, from, this.#arena, at, n);
     this.#arenaUsed += n;
     return at;
-  }
-
-  #add(bytes: Uint8Array, at: number, line: number): void {
-    if (this.#count === this.#state.length) this.#growRows();
-    if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
-    const row = this.#count++;
-    this.#names.set(bytes.subarray(at, at + SEP_NAME_LENGTH), row * SEP_NAME_LENGTH);
-    this.#declLine[row] = line;
-    this.#put(row);
-    this.#live++;
   }
 
   #find(bytes: Uint8Array, at: number): number {
@@ -530,6 +540,11 @@ function isSepAt(b: Uint8Array, at: number): boolean {
     b[at + 5] === 83 && b[at + 6] === 69 && b[at + 7] === 80 && b[at + 8] === 45;
 }
 
+// Copies n bytes (a name, an address: a loop costs less than a subarray for so few).
+function copyBytes(from: Uint8Array, at: number, to: Uint8Array, into: number, n: number): void {
+  for (let i = 0; i < n; i++) to[into + i] = from[at + i] as number;
+}
+
 // True when the name at bytes[at, at + 25) is ASCII (other names are left to plain chains).
 function isAsciiAt(b: Uint8Array, at: number): boolean {
   for (let i = at + SEP_PREFIX.length; i < at + SEP_NAME_LENGTH; i++) if ((b[i] as number) > 126) return false;
@@ -537,10 +552,13 @@ function isAsciiAt(b: Uint8Array, at: number): boolean {
 }
 
 // Hash of the 16 base32 characters after "KUBE-SEP-" (themselves a SHA-256 prefix).
+// FNV-1a, then mixed (murmur3's finalizer): the table indexes by the low bits.
 function hashAt(bytes: Uint8Array, at: number): number {
-  let h = 0;
-  for (let i = at + 9; i < at + SEP_NAME_LENGTH; i++) h = (Math.imul(h, 31) + (bytes[i] as number)) | 0;
-  return h >>> 0;
+  let h = 0x811c9dc5;
+  for (let i = at + 9; i < at + SEP_NAME_LENGTH; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 // Index in PROTOCOLS of the `-p` value at bytes[from, to) (0: none), -1 for another protocol.
