@@ -68,14 +68,28 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
   for (let i = 0; i < count; i++) {
     const text = chain.text(i);
     // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
+    // (What the fast paths look for must come after the last quote: never inside a comment.)
     const j = text.lastIndexOf(' -j KUBE-SEP-');
-    if (j !== -1 && text.indexOf(' ', j + 4) === -1 && (chain.plain || text.indexOf('\\') === -1) && text.indexOf(' -m recent') === -1) {
-      const target = text.slice(j + 4);
+    const simple = j !== -1 && text.indexOf(' ', j + 4) === -1 && (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1));
+    const lastQuote = simple ? text.lastIndexOf('"') : -1;
+    if (simple && text.indexOf(' -m recent') === -1) {
       const at = text.indexOf(' --probability ');
-      const p = at === -1 ? 1 : parseProbability(text.slice(at + 15, text.indexOf(' ', at + 15))) ?? 1;
-      spreads.push({ sep: target, share: remaining * p, line: chain.lineOf(i) });
-      remaining *= 1 - p;
-      continue;
+      if (at === -1 || at > lastQuote) {
+        const p = at === -1 ? 1 : parseProbability(text.slice(at + 15, text.indexOf(' ', at + 15))) ?? 1;
+        spreads.push({ sep: text.slice(j + 4), share: remaining * p, line: chain.lineOf(i) });
+        remaining *= 1 - p;
+        continue;
+      }
+    }
+    // ... and the affinity rule: "... -m recent --rcheck --seconds N ... -j KUBE-SEP-X".
+    const rcheck = simple ? text.indexOf(' -m recent --rcheck --seconds ') : -1;
+    if (rcheck > lastQuote && rcheck < j) {
+      const from = rcheck + 30;
+      const to = text.indexOf(' ', from);
+      if (to > from && to <= j && isDigits(text, from, to) && text.indexOf(' --seconds ', to) === -1) {
+        affinity.set(text.slice(j + 4), Number(text.slice(from, to)));
+        continue;
+      }
     }
     const rule = ruleFacts(chain.name, text, chain.lineOf(i));
     const target = rule.target;
@@ -90,6 +104,14 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     remaining *= 1 - p;
   }
   return { exists: true, spreads, affinity, masqRules, remaining };
+}
+
+function isDigits(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /** What a KUBE-SEP chain does. */
