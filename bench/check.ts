@@ -13,6 +13,7 @@ import { serialize } from 'node:v8';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
 import { AGENT_ENTRY } from './entry.ts';
 import { generateCluster } from './generate.ts';
+import { waitForQuiet } from './quiet.ts';
 
 const sizes = (process.argv[2] ?? '1000,10000,20000').split(',').map(Number);
 const endpoints = 10;
@@ -46,6 +47,9 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
       writeFileSync(saved, g.restore);
       console.log(`  (no namespace/iptables: ${r.stderr.split('\n')[0]}; measuring on the restore text)`);
     }
+    // the namespace's rules are torn down by the kernel after it exits: measure once that is done
+    const waited = await waitForQuiet();
+    if (waited === undefined) console.log('  (the machine did not become quiet within 60 s: figures may be slow)');
     const child = await execa(process.execPath, [join(here, 'check-child.ts'), saved, viewFile, g.node], { timeout: 600_000 });
     const m = JSON.parse(child.stdout) as Record<string, number>;
     // The same in the V8 setting the agent's scan worker runs with (a small young generation).
