@@ -49,9 +49,15 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     }
     // the namespace's rules are torn down by the kernel after it exits: measure once that is done
     const waited = await waitForQuiet();
-    if (waited === undefined) console.log('  (the machine did not become quiet within 60 s: figures may be slow)');
-    const child = await execa(process.execPath, [join(here, 'check-child.ts'), saved, viewFile, g.node], { timeout: 600_000 });
-    const m = JSON.parse(child.stdout) as Record<string, number>;
+    console.log(waited === undefined ? '  (the machine did not become quiet within 60 s: figures may be slow)' : `  (waited ${(waited / 1000).toFixed(1)} s for the machine to be quiet)`);
+    // three fresh processes; the run with the median parse + diff is reported
+    const cold: Record<string, number>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const child = await execa(process.execPath, [join(here, 'check-child.ts'), saved, viewFile, g.node], { timeout: 600_000 });
+      cold.push(JSON.parse(child.stdout) as Record<string, number>);
+    }
+    cold.sort((a, b) => Number(a.parseDiffMs) - Number(b.parseDiffMs));
+    const m = cold[1] as Record<string, number>;
     // The same in the V8 setting the agent's scan worker runs with (a small young generation).
     // It is long-lived: from its second scan on, the code is compiled (the "warm" figure, median of 4).
     const small = await execa(process.execPath, ['--max-semi-space-size=2', join(here, 'check-child.ts'), saved, viewFile, g.node, '5'], { timeout: 600_000 });
@@ -69,11 +75,11 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     const mb = statSync(saved).size / 2 ** 20;
     console.log(`${n} services x ${endpoints} endpoints: ${m.lines} lines, ${mb.toFixed(1)} MB`);
     console.log(`  iptables-legacy-save ${legacyMs} ms (median of 3), iptables-nft-save ${nftMs} ms (baselines)`);
-    console.log(`  parse ${m.parseMs?.toFixed(0)} ms + diff ${m.diffMs?.toFixed(0)} ms = ${m.parseDiffMs?.toFixed(0)} ms (${((m.linesPerSecond ?? 0) / 1e6).toFixed(2)} M lines/s), ${(Number(m.parseDiffMs) / legacyMs).toFixed(2)}x legacy-save; peak RSS ${m.maxRssMB} MB (${m.rssBeforeMB} MB with the API view, before the dump was read); verdict ${String(m.verdict) === 'in-sync' ? 'in-sync' : `drift?! ${m.findings}`}`);
+    console.log(`  parse ${m.parseMs?.toFixed(0)} ms + diff ${m.diffMs?.toFixed(0)} ms = ${m.parseDiffMs?.toFixed(0)} ms (median of 3 processes; ${cold.map((c) => Number(c.parseDiffMs).toFixed(0)).join(', ')}) (${((m.linesPerSecond ?? 0) / 1e6).toFixed(2)} M lines/s), ${(Number(m.parseDiffMs) / legacyMs).toFixed(2)}x legacy-save; peak RSS ${m.maxRssMB} MB (${m.rssBeforeMB} MB with the API view, before the dump was read); verdict ${String(m.verdict) === 'in-sync' ? 'in-sync' : `drift?! ${m.findings}`}`);
     console.log(`  with the scan worker's --max-semi-space-size=2: parse + diff ${w.parseDiffMs?.toFixed(0)} ms, peak RSS ${w.maxRssMB} MB; warm (its later scans) ${w.warmParseDiffMs?.toFixed(0)} ms, ${(Number(w.warmParseDiffMs) / legacyMs).toFixed(2)}x legacy-save`);
     console.log(`  check command end to end: ${e2eMs.toFixed(0)} ms (median of 3, exit ${e2eExit}), ${(e2eMs / legacyMs).toFixed(2)}x legacy-save`);
     // A generated ruleset matches its cluster: anything but in-sync is a broken engine, not a figure.
-    if (String(m.verdict) !== 'in-sync' || String(w.verdict) !== 'in-sync' || e2eExit !== 0) {
+    if (cold.some((c) => String(c.verdict) !== 'in-sync') || String(w.verdict) !== 'in-sync' || e2eExit !== 0) {
       console.error(`  FAILED: expected in-sync everywhere, got ${String(m.verdict)} / ${String(w.verdict)} / check exit ${e2eExit}`);
       process.exitCode = 1;
     }
