@@ -4,9 +4,16 @@
  * out, with a way to find the line of each object for messages. JSON takes the fast path; YAML (and
  * line numbers on errors) go through the `yaml` package.
  */
-import { LineCounter, parseAllDocuments, parseDocument, isMap, isSeq } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { agentError } from '../errors.ts';
+
+// The `yaml` package is loaded on first use: JSON input (kubectl's -o json, the common case) never
+// needs it, and loading it costs ~20 ms on `check`'s critical path.
+const requireHere = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlModule ??= requireHere('yaml') as typeof Yaml);
 
 /** Objects of one file and where each one is. */
 export interface ClusterText {
@@ -32,6 +39,7 @@ export function parseClusterText(text: string, source: string): ClusterText {
       throw agentError('DPS_ERR_CLUSTER_SYNTAX', `Invalid JSON: ${(error as Error).message.split('\n')[0]}`, { where: line === undefined ? source : `${source}:${line}`, cause: error });
     }
   } else {
+    const { LineCounter, parseAllDocuments } = yaml();
     const counter = new LineCounter();
     const parsed = parseAllDocuments(text, { lineCounter: counter, uniqueKeys: false });
     const list = Array.isArray(parsed) ? parsed : [parsed];
@@ -67,10 +75,11 @@ export function parseClusterText(text: string, source: string): ClusterText {
 
 /** For each document: [line of the document, line of items[0], line of items[1], ...]. */
 function itemLines(text: string, count: number): number[][] {
+  const { LineCounter, parseAllDocuments, parseDocument, isMap, isSeq } = yaml();
   const counter = new LineCounter();
   const docs = count === 1 && /^\s*[[{]/.test(text)
     ? [parseDocument(text, { lineCounter: counter })]
-    : parseAllDocuments(text, { lineCounter: counter }) as ReturnType<typeof parseDocument>[];
+    : parseAllDocuments(text, { lineCounter: counter }) as ReturnType<typeof Yaml.parseDocument>[];
   return docs.map((doc) => {
     const lineAt = (node: YamlNode | null | undefined): number => counter.linePos(node?.range?.[0] ?? 0).line;
     const out = [lineAt(doc.contents as YamlNode)];
@@ -83,6 +92,7 @@ function itemLines(text: string, count: number): number[][] {
 
 // JSON.parse does not always say where: the YAML parser (JSON is YAML) does.
 function yamlErrorLine(text: string): number | undefined {
+  const { LineCounter, parseDocument } = yaml();
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter });
   return doc.errors[0]?.linePos?.[0].line;
