@@ -1,6 +1,6 @@
 // Values compared by meaning, not by the text iptables-save prints.
 import t from 'tap';
-import { canonicalCidr, canonicalIP, cidrContains, parseMark, parseProbability } from '../../../lib/iptables/values.ts';
+import { canonicalCidr, canonicalIP, cidrContains, isCanonicalIPv4, parseIPv4, parseMark, parseProbability } from '../../../lib/iptables/values.ts';
 
 t.test('addresses are canonical whatever their spelling', async (t) => {
   t.equal(canonicalCidr('10.0.0.1'), canonicalCidr('10.0.0.1/32'), '/32 is added by iptables-save');
@@ -13,6 +13,20 @@ t.test('addresses are canonical whatever their spelling', async (t) => {
   t.equal(canonicalIP('nope'), undefined);
   t.ok(cidrContains('203.0.113.0/25', '203.0.113.7'));
   t.notOk(cidrContains('203.0.113.0/25', '203.0.113.200'));
+});
+
+t.test('a dotted quad already canonical is recognised without parsing, and only such a one', async (t) => {
+  for (const ip of ['0.0.0.0', '10.0.0.1', '255.255.255.255', '1.22.133.4', '100.0.10.0']) t.ok(isCanonicalIPv4(ip), ip);
+  for (const ip of ['010.0.0.1', '10.0.0.01', '00.0.0.0', '256.0.0.1', '10.0.0', '10.0.0.1.2', '10..0.1', '.10.0.0.1', '10.0.0.1.', '1000.0.0.1', '10.0.0.1 ', '', 'fd00::1', '::ffff:10.0.0.1']) {
+    t.notOk(isCanonicalIPv4(ip), JSON.stringify(ip));
+  }
+  // agrees with the general reader on every address it accepts
+  for (let i = 0; i < 400; i++) {
+    const parts = Array.from({ length: 4 }, (_, k) => String((i * 7919 + k * 104729) % 300).padStart(1 + ((i + k) % 3 === 0 ? 1 : 0), '0'));
+    const ip = parts.join('.');
+    if (isCanonicalIPv4(ip)) t.equal(parseIPv4(ip)?.join('.'), ip, ip);
+    else if (parseIPv4(ip) !== undefined) t.not(parseIPv4(ip)?.join('.'), ip, `${ip} is readable but not canonical`);
+  }
 });
 
 t.test('marks compare by value and mask', async (t) => {
