@@ -9,7 +9,7 @@ import { EXIT } from '../cli-io.ts';
 import { agentError, formatError, isAgentError } from '../../lib/errors.ts';
 import { PIECE_BYTES } from '../../lib/iptables/parse.ts';
 import type { Ruleset } from '../../lib/iptables/types.ts';
-import { checkNode } from '../../lib/kubeproxy/check-node.ts';
+import { checkNode, prepareNodeRules } from '../../lib/kubeproxy/check-node.ts';
 import { nodeRulesParser } from '../../lib/kubeproxy/parse-node-rules.ts';
 import { readClusterAside } from '../read-cluster-aside.ts';
 import { toJsonReport, toTextReport } from '../../lib/kubeproxy/report.ts';
@@ -73,12 +73,14 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
       const v6 = await readRules(rules6Path, io);
       rules.push({ family: 6, rulesets: requireFamily(v6, 'ipv6', '--rules6') });
     }
+    // what needs only the rules is done while the other thread still reads the cluster objects
+    const prepared = prepareNodeRules(rules);
     const cluster = await clusterRead.view;
     if (cluster.skipped.length > 0) {
       const list = cluster.skipped.slice(0, 20).map((p) => `  ${p.where}: ${p.object}: ${p.reason}`).join('\n');
       throw agentError('DPS_ERR_CLUSTER_INVALID', `Expected valid Services and EndpointSlices, found ${cluster.skipped.length} problem${cluster.skipped.length === 1 ? '' : 's'}:\n${list}${cluster.skipped.length > 20 ? '\n  ...' : ''}`, { where: values.cluster as string });
     }
-    const result = checkNode({ rules, cluster, nodeName: node });
+    const result = checkNode({ rules, cluster, nodeName: node, prepared });
     io.stdout.write(values.format === 'json' ? toJsonReport(result, node, cluster.skipped) : toTextReport(result, node, cluster.skipped));
     return result.verdict === 'in-sync' ? EXIT.ok : EXIT.drift;
   } catch (error) {

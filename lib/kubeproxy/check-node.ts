@@ -10,15 +10,43 @@ import type { KubeIndex } from './actual.ts';
 import { checkBaseRules } from './base-rules.ts';
 import type { ClusterView, NodeInput } from './cluster.ts';
 import { diffServicePorts } from './diff.ts';
+import { ServiceChain } from './compact-chains.ts';
 import { eachExpectedServicePort } from './expected.ts';
 import type { Finding, FindingKind } from './findings.ts';
 
+/** Per family, the dump sections (one per backend when several dumps were concatenated). */
+export type NodeRules = readonly { readonly family: 4 | 6; readonly rulesets: readonly Ruleset[] }[];
+
 /** Input of {@link checkNode}. */
 export interface NodeCheckInput {
-  /** Per family, the dump sections (one per backend when several dumps were concatenated). */
-  readonly rules: readonly { readonly family: 4 | 6; readonly rulesets: readonly Ruleset[] }[];
+  readonly rules: NodeRules;
   readonly cluster: ClusterView;
   readonly nodeName: string;
+  /** What {@link prepareNodeRules} made of `rules` already (e.g. while the cluster was still being read). */
+  readonly prepared?: PreparedNodeRules | undefined;
+}
+
+/** The part of the check that needs only the rules, per family. */
+export interface PreparedNodeRules {
+  readonly rules: NodeRules;
+  readonly families: readonly { readonly ruleset: Ruleset; readonly index: KubeIndex; readonly mixed: Finding[] }[];
+}
+
+/**
+ * Does the part of the check that needs only the rules: picks the ruleset kube-proxy writes to,
+ * indexes it and reads its service chains (they keep what they read). `check` runs it while the
+ * cluster objects are still being read. Throws DPS_ERR_RULES_PROXY_MODE as {@link checkNode} does.
+ */
+export function prepareNodeRules(rules: NodeRules): PreparedNodeRules {
+  const families = rules.map(({ family, rulesets }) => {
+    const chosen = chooseRuleset(rulesets, family);
+    detectOtherProxyMode(chosen.index, chosen.ruleset);
+    for (const chain of chosen.index.nat.values()) {
+      if (chain instanceof ServiceChain) chain.serviceView();
+    }
+    return chosen;
+  });
+  return { rules, families };
 }
 
 /** Counts that describe what was checked. */
@@ -53,15 +81,16 @@ export function checkNode(input: NodeCheckInput): NodeCheckResult {
     services: input.cluster.services.length, ignoredServices: input.cluster.ignoredServices,
     skippedObjects: input.cluster.skipped.length, nodeKnown: known !== undefined, findingsByKind: {},
   };
-  for (const { family, rulesets } of input.rules) {
+  const prepared = input.prepared?.rules === input.rules ? input.prepared : undefined;
+  for (const [i, { family, rulesets }] of input.rules.entries()) {
     const fam = family === 4 ? 'IPv4' : 'IPv6';
     stats.families.push(fam);
-    const { ruleset, index, mixed } = chooseRuleset(rulesets, family);
+    const { ruleset, index, mixed } = prepared?.families[i] ?? chooseRuleset(rulesets, family);
     for (const f of mixed) findings.push(f);
     stats.backends[fam] = ruleset.backend;
     stats.rules += ruleset.ruleCount;
     for (const t of ruleset.tables.values()) stats.chains += t.chains.size;
-    detectOtherProxyMode(index, ruleset);
+    if (prepared === undefined) detectOtherProxyMode(index, ruleset);
     // service ports one at a time, so that the expected endpoints never all exist at once
     const diff = diffServicePorts(eachExpectedServicePort(input.cluster, { family, node }), index, family);
     for (const f of checkBaseRules(index, family, { needNodePorts: diff.stats.nodePortsWithEndpoints > 0 })) findings.push(f);

@@ -1,9 +1,10 @@
 /**
  * Runs the whole check on in-memory inputs, as the `check` command does after reading files. Every
- * check runs twice, on the compact chains the product uses and on plain texts, and the two must agree.
+ * check runs three times, on the compact chains the product uses (with the rules prepared before the
+ * cluster is known, as `check` does, and without) and on plain texts, and all must agree.
  */
 import { parseIptablesSave } from '../../lib/iptables/parse.ts';
-import { checkNode } from '../../lib/kubeproxy/check-node.ts';
+import { checkNode, prepareNodeRules } from '../../lib/kubeproxy/check-node.ts';
 import type { NodeCheckResult } from '../../lib/kubeproxy/check-node.ts';
 import { readClusterObjects } from '../../lib/kubeproxy/cluster-input.ts';
 import { parseNodeRules } from '../../lib/kubeproxy/parse-node-rules.ts';
@@ -13,9 +14,13 @@ export function checkText(rules: string, items: readonly unknown[], node: string
   const cluster = readClusterObjects(items, { where: (i) => `items[${i}]` });
   const compact = checkNode({ rules: [{ family, rulesets: parseNodeRules(Buffer.from(rules), 'test') }], cluster, nodeName: node });
   const plain = checkNode({ rules: [{ family, rulesets: parseIptablesSave(rules, { source: 'test' }) }], cluster, nodeName: node });
+  const early = [{ family, rulesets: parseNodeRules(Buffer.from(rules), 'test') }];
+  const prepared = checkNode({ rules: early, cluster, nodeName: node, prepared: prepareNodeRules(early) });
   const a = JSON.stringify(compact.findings);
   const b = JSON.stringify(plain.findings);
   if (a !== b) throw new Error(`compact and plain chains disagree:\ncompact: ${a}\nplain:   ${b}`);
+  const c = JSON.stringify([prepared.findings, prepared.stats]);
+  if (c !== JSON.stringify([compact.findings, compact.stats])) throw new Error(`the check with prepared rules disagrees:\nprepared: ${c}\ndirect:   ${JSON.stringify([compact.findings, compact.stats])}`);
   return compact;
 }
 
