@@ -49,7 +49,7 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     }
     // the namespace's rules are torn down by the kernel after it exits: measure once that is done
     const waited = await waitForQuiet();
-    console.log(waited === undefined ? '  (the machine did not become quiet within 60 s: figures may be slow)' : `  (waited ${(waited / 1000).toFixed(1)} s for the machine to be quiet)`);
+    console.log(waited === undefined ? '  (the machine did not become quiet within 300 s: figures may be slow)' : `  (waited ${(waited / 1000).toFixed(1)} s for the machine to be quiet)`);
     // three fresh processes; the run with the median parse + diff is reported
     const cold: Record<string, number>[] = [];
     for (let i = 0; i < 3; i++) {

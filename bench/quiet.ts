@@ -18,7 +18,7 @@ function cpuTicks(): { busy: number; total: number } {
  * Resolves once the machine was less than `busyShare` busy (all cores) over a 500 ms window;
  * returns how long it waited, or undefined when it gave up after `maxMs` (or without /proc/stat).
  */
-export async function waitForQuiet(busyShare = 0.1, maxMs = 60_000): Promise<number | undefined> {
+export async function waitForQuiet(busyShare = 0.1, maxMs = 300_000): Promise<number | undefined> {
   const start = Date.now();
   try {
     for (;;) {
