@@ -11,6 +11,7 @@ const ALL: Record<string, string[]> = {
   'view-send': ['view-send.ts'], // issue 4: bringing the scan worker's view up to date
   'logs-classify': ['logs-classify.ts'], // issue 3: lines classified per second
   'logs-tail': ['logs-tail.ts'], // issue 3: following files, rotation, storms
+  'worker-memory': ['worker-memory.ts'], // issue 2/5: the scan worker's memory, step by step
   agent: ['agent.ts'], // issue 5: /health and /metrics under scans, CPU, RSS (several minutes)
 };
 const chosen = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(ALL);
