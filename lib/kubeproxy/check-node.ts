@@ -12,6 +12,7 @@ import type { ClusterView, NodeInput } from './cluster.ts';
 import { diffServicePorts } from './diff.ts';
 import { ServiceChain } from './compact-chains.ts';
 import { eachExpectedServicePort } from './expected.ts';
+import { chainObjects } from './nat-chains.ts';
 import type { Finding, FindingKind } from './findings.ts';
 
 /** Per family, the dump sections (one per backend when several dumps were concatenated). */
@@ -41,7 +42,8 @@ export function prepareNodeRules(rules: NodeRules): PreparedNodeRules {
   const families = rules.map(({ family, rulesets }) => {
     const chosen = chooseRuleset(rulesets, family);
     detectOtherProxyMode(chosen.index, chosen.ruleset);
-    for (const chain of chosen.index.nat.values()) {
+    // (endpoint rows are not visited: they are read from their columns, not through views)
+    for (const chain of chainObjects(chosen.index.nat)) {
       if (chain instanceof ServiceChain) chain.serviceView();
     }
     return chosen;

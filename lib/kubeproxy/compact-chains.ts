@@ -6,10 +6,9 @@
  * plain texts, so no rule is ever misread. Rendered back, a compact rule is an equivalent rule
  * without its comment. Used through {@link kubeChainFactory} with {@link natChainsFactory}.
  */
-import { parseRuleText } from '../iptables/chain.ts';
 import type { Copy } from '../iptables/bytes.ts';
-import type { ChainFactory, DumpInfo, ParsedChain, TableChainsFactory } from '../iptables/chain.ts';
-import type { Rule } from '../iptables/types.ts';
+import type { ChainFactory, DumpInfo, TableChainsFactory } from '../iptables/chain.ts';
+import { RenderedChain } from '../iptables/rendered-chain.ts';
 import { readServiceRules } from './chain-view.ts';
 import type { RowCascade, ServiceChainView, Spread } from './chain-view.ts';
 import type { EndpointRows } from './endpoint-rows.ts';
@@ -30,86 +29,20 @@ export function kubeChainFactory(): ChainFactory {
   };
 }
 
-/** A compact chain's rules as plain texts, once it holds a rule it cannot keep compactly, and their view. */
+/** The chain's rules as plain texts, once it holds a rule it cannot keep compactly. */
 interface Fallback {
   texts: string[];
   lines: number[];
 }
 
-/** Shared parts of the compact chains: identity, and the plain-text form they fall back to. */
-abstract class CompactChain implements ParsedChain {
+/** KUBE-SVC/KUBE-SVL-<hash>: other rules first (masquerade, affinity) as texts, then the cascade. */
+export class ServiceChain extends RenderedChain {
   readonly name: string;
   readonly line: number;
-  protected readonly info: DumpInfo;
+  readonly #info: DumpInfo;
+  readonly #endpoints: EndpointRows | undefined;
   /** Set once the chain holds a rule it cannot keep compactly: from then on, all rules as texts. */
   protected fallback: Fallback | undefined;
-  #rules: Rule[] | undefined;
-
-  constructor(name: string, line: number, info: DumpInfo) {
-    this.name = name;
-    this.line = line;
-    this.info = info;
-  }
-
-  // prototype getters, not fields: 100k chains, two words each
-  get policy(): undefined {
-    return undefined;
-  }
-
-  get counters(): undefined {
-    return undefined;
-  }
-
-  get plain(): boolean {
-    return this.info.plain;
-  }
-
-  abstract get size(): number;
-  /** The text of rule i (a compact rule is rendered as an equivalent rule without its comment). */
-  abstract text(i: number): string;
-  abstract lineOf(i: number): number;
-  abstract append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean;
-  protected abstract clear(): void;
-
-  get texts(): string[] {
-    return Array.from({ length: this.size }, (_, i) => this.text(i));
-  }
-
-  get lineNumbers(): number[] {
-    return Array.from({ length: this.size }, (_, i) => this.lineOf(i));
-  }
-
-  get rules(): readonly Rule[] {
-    this.#rules ??= Array.from({ length: this.size }, (_, i) => parseRuleText(this.name, this.text(i), this.lineOf(i), this.info.source));
-    return this.#rules;
-  }
-
-  insert(rule: string, line: number, at: number | undefined): void {
-    const f = this.toTexts();
-    if (at === undefined) { f.texts.push(rule); f.lines.push(line); } else { f.texts.splice(at, 0, rule); f.lines.splice(at, 0, line); }
-  }
-
-  flush(): void {
-    this.fallback = undefined;
-    this.#rules = undefined;
-    this.clear();
-  }
-
-  /** Turns the chain into plain texts (compact rules rendered), for a rule it cannot keep compactly. */
-  protected toTexts(): Fallback {
-    this.#rules = undefined;
-    if (this.fallback === undefined) {
-      const f = { texts: this.texts, lines: this.lineNumbers };
-      this.clear();
-      this.fallback = f;
-    }
-    return this.fallback;
-  }
-}
-
-/** KUBE-SVC/KUBE-SVL-<hash>: other rules first (masquerade, affinity) as texts, then the cascade. */
-export class ServiceChain extends CompactChain {
-  readonly #endpoints: EndpointRows | undefined;
   #texts: string[] = [];
   #lines: number[] = [];
   /** The cascade's targets: the endpoint row when declared (resolved while parsing, as declarations come first in a dump), else -1. */
@@ -122,8 +55,19 @@ export class ServiceChain extends CompactChain {
   #view: ServiceChainView | undefined;
 
   constructor(name: string, line: number, info: DumpInfo, endpoints: EndpointRows | undefined) {
-    super(name, line, info);
+    super();
+    this.name = name;
+    this.line = line;
+    this.#info = info;
     this.#endpoints = endpoints;
+  }
+
+  get plain(): boolean {
+    return this.#info.plain;
+  }
+
+  protected get source(): string {
+    return this.#info.source;
   }
 
   get size(): number {
@@ -209,7 +153,27 @@ export class ServiceChain extends CompactChain {
     return row === -1 ? this.#otherTargets?.get(k) as string : (this.#endpoints as EndpointRows).name(row);
   }
 
-  protected clear(): void {
+  insert(rule: string, line: number, at: number | undefined): void {
+    const f = this.#toTexts();
+    if (at === undefined) { f.texts.push(rule); f.lines.push(line); } else { f.texts.splice(at, 0, rule); f.lines.splice(at, 0, line); }
+  }
+
+  flush(): void {
+    this.fallback = undefined;
+    this.#clear();
+  }
+
+  // Turns the chain into plain texts (compact rules rendered), for a rule it cannot keep compactly.
+  #toTexts(): Fallback {
+    if (this.fallback === undefined) {
+      const f = { texts: this.texts, lines: this.lineNumbers };
+      this.#clear();
+      this.fallback = f;
+    }
+    return this.fallback;
+  }
+
+  #clear(): void {
     this.#texts = [];
     this.#lines = [];
     this.#jumps = [];

@@ -10,7 +10,7 @@ import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
 import type { KubeIndex } from './actual.ts';
 import { readEndpointChain, readServiceChain } from './chain-view.ts';
-import type { EndpointChainView, RowCascade, ServiceChainView, Spread } from './chain-view.ts';
+import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
 import { EndpointRowChain } from './endpoint-rows.ts';
 import { NatChains } from './nat-chains.ts';
 import { staleChains, staleRules } from './stale.ts';
@@ -74,30 +74,26 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
     const t = s.target;
     return t instanceof EndpointRowChain && !t.removed ? viewOf(t) : sepView(s.sep);
   };
-  // The same as evenInOrder on a compact chain's rows: no Spread or name per endpoint.
-  const evenRowsInOrder = (c: RowCascade, sets: readonly (readonly ExpectedEndpoint[])[]): readonly ExpectedEndpoint[] | undefined => {
-    const { rows, targets, shares } = c;
-    const n = targets.length;
+  // The common case of a service chain, checked without building anything: each cascade rule takes
+  // an even share and sends to exactly the endpoints of one acceptable set, in kube-proxy's order
+  // (sorted as the expected model is). Returns that set.
+  const evenInOrder = (view: ServiceChainView, sets: readonly (readonly ExpectedEndpoint[])[]): readonly ExpectedEndpoint[] | undefined => {
+    const c = view.cascade;
+    const n = c !== undefined ? c.targets.length : view.spreads.length;
     if (n === 0) return undefined;
     for (let k = 0; k < n; k++) {
-      const row = targets[k] as number;
-      if (row === -1 || rows.removed(row) || !isFairShare(shares[k] as number, n)) return undefined;
+      if (c === undefined) {
+        if (!isFairShare((view.spreads[k] as Spread).share, n)) return undefined;
+        continue;
+      }
+      const row = c.targets[k] as number;
+      if (row === -1 || c.rows.removed(row) || !isFairShare(c.shares[k] as number, n)) return undefined;
     }
-    next: for (let s = 0; s < sets.length; s++) {
-      const set = sets[s] as readonly ExpectedEndpoint[];
-      if (set.length !== n) continue;
-      for (let k = 0; k < n; k++) if (!rows.dnatIs(targets[k] as number, (set[k] as ExpectedEndpoint).id)) continue next;
-      return set;
-    }
-    return undefined;
-  };
-  const evenInOrder = (spreads: readonly Spread[], sets: readonly (readonly ExpectedEndpoint[])[]): readonly ExpectedEndpoint[] | undefined => {
     next: for (const set of sets) {
-      const n = set.length;
-      if (n === 0 || n !== spreads.length) continue;
+      if (set.length !== n) continue;
       for (let k = 0; k < n; k++) {
-        const s = spreads[k] as Spread;
-        if (!isFairShare(s.share, n) || spreadView(s).dnat !== (set[k] as ExpectedEndpoint).id) continue next;
+        const id = (set[k] as ExpectedEndpoint).id;
+        if (c !== undefined ? !c.rows.dnatIs(c.targets[k] as number, id) : spreadView(view.spreads[k] as Spread).dnat !== id) continue next;
       }
       return set;
     }
@@ -153,8 +149,9 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
       };
       // The common case, without building anything: the cascade sends an even share to exactly
       // the expected endpoints, in kube-proxy's order (sorted as the expected model is).
+      // (A compact chain's cascade is read as rows: no Spread or name per endpoint.)
       const cascade = view.cascade;
-      const inOrder = cascade !== undefined ? evenRowsInOrder(cascade, sets) : evenInOrder(view.spreads, sets);
+      const inOrder = evenInOrder(view, sets);
       if (inOrder !== undefined) {
         stats.expectedEndpoints += inOrder.length;
         for (let k = 0; k < inOrder.length; k++) {

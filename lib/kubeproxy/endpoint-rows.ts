@@ -10,11 +10,10 @@
  * misread. A row seen as a {@link Chain} (a lookup by name, iteration) is an {@link EndpointRowChain},
  * made on demand and kept, so that a chain has one identity. Pure.
  */
-import { parseRuleText } from '../iptables/chain.ts';
 import type { Copy } from '../iptables/bytes.ts';
-import type { DumpInfo, ParsedChain } from '../iptables/chain.ts';
+import type { DumpInfo } from '../iptables/chain.ts';
+import { RenderedChain } from '../iptables/rendered-chain.ts';
 import { RULE_KEPT_TEXT as KEPT_TEXT, RULE_NOT_MINE as NOT_MINE, RULE_READ as READ } from '../iptables/chain.ts';
-import type { Rule } from '../iptables/types.ts';
 import { canonicalEndpoint, readEndpointRules } from './chain-view.ts';
 import type { EndpointChainView } from './chain-view.ts';
 import { DNAT, isCanonicalV4EndpointAt, MASQ, RECENT_MASK, scan, scanRule } from './rule-scan.ts';
@@ -99,21 +98,17 @@ export class EndpointRows {
     if (end - start !== SEP_NAME_LENGTH || !isSepAt(bytes, start) || !isAsciiAt(bytes, start)) return false;
     if (this.#count === this.#state.length) this.#growRows();
     if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
-    // one probe: a declared name is flushed, else the row goes into the first empty slot
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    let i = hashAt(bytes, start) & mask;
-    for (let row = (slots[i] as number) - 1; row !== -1; row = (slots[i] as number) - 1) {
-      if (((this.#state[row] as number) & REMOVED) === 0 && this.#nameAt(row, bytes, start)) {
-        this.flush(row);
-        return true;
-      }
-      i = (i + 1) & mask;
+    // one probe: a declared name is flushed, else the row goes into the empty slot the probe ended on
+    const slot = this.#probe(bytes, start);
+    const found = (this.#slots[slot] as number) - 1;
+    if (found !== -1) {
+      this.flush(found);
+      return true;
     }
     const row = this.#count++;
     copyBytes(bytes, start, this.#names, row * SEP_NAME_LENGTH, SEP_NAME_LENGTH);
     this.#declLine[row] = line;
-    slots[i] = row + 1;
+    this.#slots[slot] = row + 1;
     this.#live++;
     return true;
   }
@@ -379,13 +374,17 @@ export class EndpointRows {
   }
 
   #find(bytes: Uint8Array, at: number): number {
+    return (this.#slots[this.#probe(bytes, at)] as number) - 1;
+  }
+
+  // The slot of the live row named bytes[at, at + 25), else the empty slot that ends its probe sequence.
+  #probe(bytes: Uint8Array, at: number): number {
     const slots = this.#slots;
     const mask = slots.length - 1;
     for (let i = hashAt(bytes, at) & mask; ; i = (i + 1) & mask) {
       const row = (slots[i] as number) - 1;
-      if (row === -1) return -1;
       // a removed row stays in its probe sequence, never matched: a re-declared name is a new row
-      if (((this.#state[row] as number) & REMOVED) === 0 && this.#nameAt(row, bytes, at)) return row;
+      if (row === -1 || (((this.#state[row] as number) & REMOVED) === 0 && this.#nameAt(row, bytes, at))) return i;
     }
   }
 
@@ -437,12 +436,13 @@ export class EndpointRows {
  * A KUBE-SEP row seen as a chain, for code that works with chains (lookups by name, rendering,
  * iteration, restore input's `-I`/`-F`/`-X`). It is its own {@link EndpointChainView}.
  */
-export class EndpointRowChain implements ParsedChain, EndpointChainView {
+export class EndpointRowChain extends RenderedChain implements EndpointChainView {
   readonly rows: EndpointRows;
   readonly row: number;
   #name: string | undefined;
 
   constructor(rows: EndpointRows, row: number) {
+    super();
     this.rows = rows;
     this.row = row;
   }
@@ -456,16 +456,12 @@ export class EndpointRowChain implements ParsedChain, EndpointChainView {
     return this.rows.line(this.row);
   }
 
-  get policy(): undefined {
-    return undefined;
-  }
-
-  get counters(): undefined {
-    return undefined;
-  }
-
   get plain(): boolean {
     return this.rows.plain;
+  }
+
+  protected get source(): string {
+    return this.rows.source;
   }
 
   get size(): number {
@@ -482,19 +478,6 @@ export class EndpointRowChain implements ParsedChain, EndpointChainView {
 
   knownTarget(i: number): string | undefined {
     return this.rows.knownTarget(this.row, i);
-  }
-
-  get texts(): string[] {
-    return Array.from({ length: this.size }, (_, i) => this.text(i));
-  }
-
-  get lineNumbers(): number[] {
-    return Array.from({ length: this.size }, (_, i) => this.lineOf(i));
-  }
-
-  /** The rules' structure (parsed on each access: rows change under restore input, and few callers ask). */
-  get rules(): readonly Rule[] {
-    return this.texts.map((t, i) => parseRuleText(this.name, t, this.lineOf(i), this.rows.source));
   }
 
   append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {

@@ -94,3 +94,8 @@ export class NatChains extends Map<string, Chain> implements ByteChains {
     for (const c of this.values()) callback.call(thisArg, c, c.name, this);
   }
 }
+
+/** The chains of a table kept as objects: all of a plain map's, none of a NatChains' endpoint rows. */
+export function chainObjects(chains: ReadonlyMap<string, Chain>): Iterable<Chain> {
+  return chains instanceof NatChains ? chains.objectChains() : chains.values();
+}

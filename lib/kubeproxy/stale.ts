@@ -8,7 +8,7 @@ import { PER_SERVICE_PREFIXES } from './chain-names.ts';
 import type { KubeIndex } from './actual.ts';
 import { commentServicePort } from './actual.ts';
 import type { Finding } from './findings.ts';
-import { NatChains } from './nat-chains.ts';
+import { chainObjects, NatChains } from './nat-chains.ts';
 
 /** Rules in kube-proxy's entry chains that no expected service port accounts for. */
 export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, family: 'IPv4' | 'IPv6'): Finding[] {
@@ -50,10 +50,9 @@ export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, f
 export function staleChains(index: KubeIndex, visited: ReadonlySet<Chain>, visit: number, family: 'IPv4' | 'IPv6'): Finding[] {
   const nat = index.nat;
   const rows = nat instanceof NatChains ? nat.rows : undefined;
-  const objects = (): Iterable<Chain> => (nat instanceof NatChains ? nat.objectChains() : nat.values());
   // name → line of its declaration, reported in declaration order (as the dump lists them)
   const candidates = new Map<string, number>();
-  for (const chain of objects()) {
+  for (const chain of chainObjects(nat)) {
     if (visited.has(chain) || chain.name.charCodeAt(0) !== 75 /* K */) continue;
     if (PER_SERVICE_PREFIXES.some((p) => chain.name.startsWith(p))) candidates.set(chain.name, chain.line);
   }
@@ -62,7 +61,7 @@ export function staleChains(index: KubeIndex, visited: ReadonlySet<Chain>, visit
   // Only when there are candidates: which chains does any rule jump to? (Endpoint rows kept as
   // values jump nowhere but KUBE-MARK-MASQ and DNAT.)
   const jumpers = (function* (): Iterable<Chain> {
-    yield* objects();
+    yield* chainObjects(nat);
     if (rows !== undefined) yield* rows.textChains();
   })();
   for (const chain of jumpers) {
