@@ -9,15 +9,19 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** The 16-character hash kube-proxy uses in chain names. */
 export function chainHash(input: string): string {
-  const digest = hash('sha256', input, 'buffer'); // one-shot: no Hash object per name
-  // 16 base32 characters = 80 bits = the first 10 bytes.
+  // One-shot, as hex: a Buffer made by native code (the 'buffer' encoding) changes its prototype,
+  // which V8 treats as a change to every typed array's `length` lookup and deoptimizes all the
+  // code that reads one (the whole parser, in the middle of a check).
+  const digest = hash('sha256', input, 'hex');
+  // 16 base32 characters = 80 bits = the first 20 hex digits.
   let out = '';
   let buffer = 0;
   let bits = 0;
-  for (let i = 0; i < 10; i++) {
-    buffer = ((buffer << 8) | (digest[i] as number)) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
+  for (let i = 0; i < 20; i++) {
+    const c = digest.charCodeAt(i);
+    buffer = ((buffer << 4) | (c <= 57 ? c - 48 : c - 87)) & 0xff;
+    bits += 4;
+    if (bits >= 5) {
       out += ALPHABET[(buffer >>> (bits - 5)) & 31];
       bits -= 5;
     }
