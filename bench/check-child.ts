@@ -11,8 +11,8 @@ import { deserialize } from 'node:v8';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
 
 // The compiled modules when built (as the agent and `check` run; TypeScript stripping alone costs
-// ~35 MB of RSS), else the sources.
-const built = new URL('../dist/lib/', import.meta.url);
+// ~35 MB of RSS), else the sources. Compiled itself (dist/bench/), the modules are beside it.
+const built = new URL(import.meta.url.endsWith('.js') ? '../lib/' : '../dist/lib/', import.meta.url);
 const lib = (path: string): string => (existsSync(new URL(`${path}.js`, built)) ? new URL(`${path}.js`, built).href : new URL(`../lib/${path}.ts`, import.meta.url).href);
 const { PIECE_BYTES } = await import(lib('iptables/parse')) as typeof import('../lib/iptables/parse.ts');
 const { checkNode } = await import(lib('kubeproxy/check-node')) as typeof import('../lib/kubeproxy/check-node.ts');

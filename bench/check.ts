@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { serialize } from 'node:v8';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
-import { AGENT_ENTRY } from './entry.ts';
+import { AGENT_ENTRY, benchScript } from './entry.ts';
 import { generateCluster } from './generate.ts';
 import { waitForQuiet } from './quiet.ts';
 
 const sizes = (process.argv[2] ?? '1000,10000,20000').split(',').map(Number);
 const endpoints = 10;
 const dir = mkdtempSync(join(tmpdir(), 'dps-bench-'));
-const here = new URL('.', import.meta.url).pathname;
 console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`);
 try {
   for (const n of sizes) {
@@ -53,14 +52,14 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     // three fresh processes; the run with the median parse + diff is reported
     const cold: Record<string, number>[] = [];
     for (let i = 0; i < 3; i++) {
-      const child = await execa(process.execPath, [join(here, 'check-child.ts'), saved, viewFile, g.node], { timeout: 600_000 });
+      const child = await execa(process.execPath, [benchScript('check-child'), saved, viewFile, g.node], { timeout: 600_000 });
       cold.push(JSON.parse(child.stdout) as Record<string, number>);
     }
     cold.sort((a, b) => Number(a.parseDiffMs) - Number(b.parseDiffMs));
     const m = cold[1] as Record<string, number>;
     // The same in the V8 setting the agent's scan worker runs with (a small young generation).
     // It is long-lived: from its second scan on, the code is compiled (the "warm" figure, median of 4).
-    const small = await execa(process.execPath, ['--max-semi-space-size=2', join(here, 'check-child.ts'), saved, viewFile, g.node, '5'], { timeout: 600_000 });
+    const small = await execa(process.execPath, ['--max-semi-space-size=2', benchScript('check-child'), saved, viewFile, g.node, '5'], { timeout: 600_000 });
     const w = JSON.parse(small.stdout) as Record<string, number>;
     // the installed entry point (compiled dist/) when built, as users run it; else the sources (median of 3)
     const e2eRuns: number[] = [];

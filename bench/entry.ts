@@ -2,6 +2,7 @@
  * The agent's entry point for the benchmarks: the installed one (`bin/dataplane-sentinel.js`,
  * running the compiled dist/) when dist/ is built, as users run it; else the sources
  * (`agent/main.ts`). The compiled agent's scan worker starts in ~0.1 CPU-s, ~0.4 from the sources.
+ * Likewise for the measured child processes ({@link benchScript}).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,3 +11,14 @@ const root = new URL('..', import.meta.url);
 
 /** The path to run with `node <entry> <command> …`. */
 export const AGENT_ENTRY = fileURLToPath(existsSync(new URL('dist/agent/main.js', root)) ? new URL('bin/dataplane-sentinel.js', root) : new URL('agent/main.ts', root));
+
+/**
+ * A benchmark's measured child (`check-child`, ...): compiled (`dist/bench/<name>.js`) when built,
+ * as the product runs, else the source. A TypeScript entry point loads Node's type stripper, a
+ * WebAssembly module: ~25 MB more RSS, and its memory growth detaches an ArrayBuffer, which V8
+ * then assumes of every typed array (slower access in the parser). Neither is the product's.
+ */
+export function benchScript(name: string): string {
+  const built = new URL(`dist/bench/${name}.js`, root);
+  return fileURLToPath(existsSync(built) ? built : new URL(`bench/${name}.ts`, root));
+}
