@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { serialize } from 'node:v8';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
-import { AGENT_ENTRY, benchScript } from './entry.ts';
+import { AGENT_ENTRY, AGENT_NODE_FLAGS, benchScript } from './entry.ts';
 import { generateCluster } from './generate.ts';
 import { waitForQuiet } from './quiet.ts';
 
@@ -66,7 +66,7 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     let e2eExit: number | undefined = 0;
     for (let i = 0; i < 3; i++) {
       const c0 = performance.now();
-      const e2e = await execa(process.execPath, [AGENT_ENTRY, 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
+      const e2e = await execa(process.execPath, [...AGENT_NODE_FLAGS, AGENT_ENTRY, 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
       e2eRuns.push(performance.now() - c0);
       if (e2e.exitCode !== 0) e2eExit = e2e.exitCode;
     }

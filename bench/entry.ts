@@ -4,13 +4,21 @@
  * (`agent/main.ts`). The compiled agent's scan worker starts in ~0.1 CPU-s, ~0.4 from the sources.
  * Likewise for the measured child processes ({@link benchScript}).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('..', import.meta.url);
 
 /** The path to run with `node <entry> <command> …`. */
 export const AGENT_ENTRY = fileURLToPath(existsSync(new URL('dist/agent/main.js', root)) ? new URL('bin/dataplane-sentinel.js', root) : new URL('agent/main.ts', root));
+
+/**
+ * The Node flags of the installed entry point's `#!/usr/bin/env -S node ...` line, to run it with
+ * this Node as `npx dataplane-sentinel` would (none for the sources).
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = AGENT_ENTRY.endsWith('.js')
+  ? (/^#!\S*env -S node((?: --\S+)*)/.exec(readFileSync(AGENT_ENTRY, 'utf8'))?.[1] ?? '').split(' ').filter((f) => f !== '')
+  : [];
 
 /**
  * A benchmark's measured child (`check-child`, ...): compiled (`dist/bench/<name>.js`) when built,
