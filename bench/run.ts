@@ -2,6 +2,8 @@
  * Runs the benchmarks one after the other: `npm run bench` (all) or `npm run bench -- check logs-tail`.
  * Each prints its own figures next to the baseline it measures in the same run; see the README.
  * Some need root and iptables (check's dump baselines, agent): they say so and measure what they can.
+ * It compiles first (`npm run build:bench`: dist/ with dist/bench/), so that the agent and the
+ * measured children run compiled, as the product does.
  */
 import { spawnSync } from 'node:child_process';
 
@@ -14,6 +16,11 @@ const ALL: Record<string, string[]> = {
   'worker-memory': ['worker-memory.ts'], // issue 2/5: the scan worker's memory, step by step
   agent: ['agent.ts'], // issue 5: /health and /metrics under scans, CPU, RSS (several minutes)
 };
+const build = spawnSync('npm', ['run', '--silent', 'build:bench'], { stdio: 'inherit', cwd: new URL('..', import.meta.url).pathname });
+if (build.status !== 0) {
+  console.error('npm run build:bench failed: the benchmarks would measure stale or missing compiled code');
+  process.exit(1);
+}
 const chosen = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(ALL);
 let failed = 0;
 for (const name of chosen) {

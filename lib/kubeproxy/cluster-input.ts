@@ -7,8 +7,9 @@
  * and listed in `skipped` with where it is and why, never guessed at.
  */
 import { canonicalCidr, canonicalIP, ipFamily } from '../iptables/values.ts';
+import { READY, SERVING, TERMINATING } from './cluster.ts';
 import type {
-  ClusterView, EndpointInput, InputProblem, NodeInput, Protocol, ServiceInput, ServicePortInput, SliceInput,
+  ClusterView, EndpointHints, InputProblem, NodeInput, Protocol, ServiceInput, ServicePortInput, SliceInput,
 } from './cluster.ts';
 
 type Obj = Record<string, unknown>;
@@ -149,7 +150,10 @@ function readSlice(item: Obj, namespace: string, name: string, problem: (r: stri
     if (!isPort(p.port)) { problem(`ports[${i}].port ${JSON.stringify(p.port)} is not a port number`); continue; }
     ports.push({ name: typeof p.name === 'string' ? p.name : '', protocol, port: p.port as number });
   }
-  const endpoints: EndpointInput[] = [];
+  const ips: string[] = [];
+  let conditions = '';
+  const nodeNames: string[] = [];
+  let hints: (EndpointHints | null)[] | undefined;
   const rawEndpoints = item.endpoints === undefined || item.endpoints === null ? [] : item.endpoints;
   if (!Array.isArray(rawEndpoints)) { problem('endpoints is not a list'); return undefined; }
   for (const [i, e] of rawEndpoints.entries()) {
@@ -160,18 +164,17 @@ function readSlice(item: Obj, namespace: string, name: string, problem: (r: stri
       problem(`endpoints[${i}].addresses[0] "${String(raw)}" is not an ${addressType} address`); continue;
     }
     const c = isObj(e.conditions) ? e.conditions : {};
-    const hints = isObj(e.hints) ? e.hints : {};
-    const names = (list: unknown): readonly string[] => (Array.isArray(list) && list.length > 0 ? list.filter(isObj).map((h) => h.name).filter((n): n is string => typeof n === 'string') : NO_NAMES);
-    endpoints.push({
-      ip,
-      ready: c.ready !== false,
-      serving: c.serving !== false,
-      terminating: c.terminating === true,
-      nodeName: typeof e.nodeName === 'string' ? e.nodeName : undefined,
-      zoneHints: names(hints.forZones),
-      nodeHints: names(hints.forNodes),
-    });
+    const h = isObj(e.hints) ? e.hints : {};
+    const names = (list: unknown): readonly string[] => (Array.isArray(list) && list.length > 0 ? list.filter(isObj).map((x) => x.name).filter((n): n is string => typeof n === 'string') : NO_NAMES);
+    const zones = names(h.forZones);
+    const nodes = names(h.forNodes);
+    if (zones.length > 0 || nodes.length > 0) (hints ??= ips.map(() => null)).push({ zones, nodes });
+    else hints?.push(null);
+    ips.push(ip);
+    conditions += String.fromCharCode(48 + (c.ready !== false ? READY : 0) + (c.serving !== false ? SERVING : 0) + (c.terminating === true ? TERMINATING : 0));
+    nodeNames.push(typeof e.nodeName === 'string' ? e.nodeName : '');
   }
+  const endpoints = hints === undefined ? { ips, conditions, nodeNames } : { ips, conditions, nodeNames, hints };
   return { namespace, name, service, addressType, ports, endpoints };
 }
 

@@ -5,7 +5,8 @@
  * derived flags that decide which rules exist. Pure. See docs/kube-proxy-model.md.
  */
 import { endpointChainName, serviceChainName } from './chain-names.ts';
-import type { ClusterView, EndpointInput, NodeInput, Protocol, ServiceInput, ServicePortInput, SliceInput } from './cluster.ts';
+import { READY, SERVING, TERMINATING } from './cluster.ts';
+import type { ClusterView, EndpointHints, NodeInput, Protocol, ServiceInput, ServicePortInput, SliceInput } from './cluster.ts';
 import { ipFamily } from '../iptables/values.ts';
 
 /** One endpoint of a service port, as kube-proxy names it. */
@@ -25,29 +26,38 @@ interface ChainContext {
   readonly protocol: string;
 }
 
+const NO_HINTS: EndpointHints = { zones: [], nodes: [] };
+
 /** An endpoint whose chain name is hashed only when asked for. */
 class LazyEndpoint implements ExpectedEndpoint {
   readonly id: string;
+  readonly ip: string;
   readonly port: number;
   local = false;
-  readonly source: EndpointInput;
+  /** {@link READY} | {@link SERVING} | {@link TERMINATING}. */
+  readonly conditions: number;
+  readonly nodeName: string;
+  readonly hints: EndpointHints;
   #context: ChainContext | undefined;
   #chain: string | undefined;
 
-  constructor(id: string, port: number, source: EndpointInput) {
+  constructor(id: string, ip: string, port: number, conditions: number, nodeName: string, hints: EndpointHints | null | undefined) {
     this.id = id;
+    this.ip = ip;
     this.port = port;
-    this.source = source;
+    this.conditions = conditions;
+    this.nodeName = nodeName;
+    this.hints = hints ?? NO_HINTS;
   }
 
-  get ip(): string {
-    return this.source.ip;
-  }
+  get ready(): boolean { return (this.conditions & READY) !== 0; }
+  get servingTerminating(): boolean { return (this.conditions & (SERVING | TERMINATING)) === (SERVING | TERMINATING); }
+  get terminating(): boolean { return (this.conditions & TERMINATING) !== 0; }
 
   /** Binds the endpoint to its service port (once the port is known to use it). */
   bind(context: ChainContext, node: string): this {
     this.#context = context;
-    this.local = this.source.nodeName !== undefined && this.source.nodeName === node;
+    this.local = this.nodeName !== '' && this.nodeName === node;
     return this;
   }
 
@@ -148,8 +158,10 @@ function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, fami
     for (const p of slice.ports) {
       if (p.protocol !== port.protocol || p.name !== port.name) continue;
       const suffix = `:${p.port}`;
-      for (const ep of slice.endpoints) {
-        eps.push(new LazyEndpoint(family === 4 ? ep.ip + suffix : `[${ep.ip}]${suffix}`, p.port, ep));
+      const { ips, conditions, nodeNames, hints } = slice.endpoints;
+      for (let i = 0; i < ips.length; i++) {
+        const ip = ips[i] as string;
+        eps.push(new LazyEndpoint(family === 4 ? ip + suffix : `[${ip}]${suffix}`, ip, p.port, conditions.charCodeAt(i) - 48, nodeNames[i] as string, hints?.[i]));
       }
     }
   }
@@ -165,7 +177,7 @@ function merge(eps: LazyEndpoint[]): LazyEndpoint[] {
     let j = i + 1;
     let pick = eps[i] as LazyEndpoint;
     while (j < eps.length && (eps[j] as LazyEndpoint).id === pick.id) {
-      if (!(eps[j] as LazyEndpoint).source.terminating) pick = eps[j] as LazyEndpoint;
+      if (!(eps[j] as LazyEndpoint).terminating) pick = eps[j] as LazyEndpoint;
       j++;
     }
     eps[out++] = pick;
@@ -196,8 +208,8 @@ function servicePort(
 
   const context: ChainContext = { servicePort: name, protocol: proto };
   for (const e of endpoints) e.bind(context, node.name);
-  const ready = endpoints.filter((e) => e.source.ready);
-  const servingTerminating = endpoints.filter((e) => e.source.serving && e.source.terminating);
+  const ready = endpoints.filter((e) => e.ready);
+  const servingTerminating = endpoints.filter((e) => e.servingTerminating);
 
   let clusterCandidates: ExpectedEndpoint[][] = [[]];
   let hasEndpoints = false;
@@ -258,14 +270,14 @@ class ExpectedPort implements ExpectedServicePort {
 function topologyCandidates(ready: LazyEndpoint[], node: NodeInput): LazyEndpoint[][] {
   if (ready.length === 0) return [[]];
   const candidates: LazyEndpoint[][] = [];
-  if (ready.every((e) => e.source.nodeHints.length > 0)) {
-    const forNode = ready.filter((e) => e.source.nodeHints.includes(node.name));
+  if (ready.every((e) => e.hints.nodes.length > 0)) {
+    const forNode = ready.filter((e) => e.hints.nodes.includes(node.name));
     if (forNode.length > 0) candidates.push(forNode);
   }
-  if (ready.every((e) => e.source.zoneHints.length > 0)) {
-    const zones = node.zone !== undefined ? [node.zone] : [...new Set(ready.flatMap((e) => e.source.zoneHints))];
+  if (ready.every((e) => e.hints.zones.length > 0)) {
+    const zones = node.zone !== undefined ? [node.zone] : [...new Set(ready.flatMap((e) => e.hints.zones))];
     for (const zone of zones) {
-      const inZone = ready.filter((e) => e.source.zoneHints.includes(zone));
+      const inZone = ready.filter((e) => e.hints.zones.includes(zone));
       if (inZone.length > 0) candidates.push(inZone);
     }
     if (node.zone === undefined || candidates.length === 0) candidates.push(ready);
