@@ -9,6 +9,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import { performance } from 'node:perf_hooks';
 import { deserialize } from 'node:v8';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
+import { peakRssBytes } from './peak-rss.ts';
 
 // The compiled modules when built (as the agent and `check` run; TypeScript stripping alone costs
 // ~35 MB of RSS), else the sources. Compiled itself (dist/bench/), the modules are beside it.
@@ -48,7 +49,7 @@ const first = parseAndDiff();
 const { lines, bytes, parseMs, diffMs } = first;
 const parseDiffMs = parseMs + diffMs;
 const cpu = process.cpuUsage(cpu0);
-const firstMaxRss = process.resourceUsage().maxRSS;
+const firstMaxRss = peakRssBytes();
 const warm: number[] = [];
 for (let i = 1; i < runs; i++) {
   const r = parseAndDiff();
@@ -60,6 +61,6 @@ process.stdout.write(`${JSON.stringify({
   cpuMs: (cpu.user + cpu.system) / 1000, parseMs, diffMs, parseDiffMs, lines, bytes,
   linesPerSecond: Math.round(lines / (parseDiffMs / 1000)), verdict: first.verdict, findings: first.findings,
   warmParseDiffMs: warm.length === 0 ? undefined : warm[Math.floor((warm.length - 1) / 2)],
-  maxRssMB: Math.round(firstMaxRss / 1024), rssBeforeMB: Math.round(rssBefore / 1048576),
-  warmMaxRssMB: warm.length === 0 ? undefined : Math.round(process.resourceUsage().maxRSS / 1024),
+  maxRssMB: Math.round(firstMaxRss / 1048576), rssBeforeMB: Math.round(rssBefore / 1048576),
+  warmMaxRssMB: warm.length === 0 ? undefined : Math.round(peakRssBytes() / 1048576),
 })}\n`);

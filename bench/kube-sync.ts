@@ -6,7 +6,7 @@
  *
  * Definitions:
  *  - peak RSS: the highest of the RSS sampled every 20 ms and the kernel's high-water mark
- *    (`resourceUsage().maxRSS`, which also covers startup and spikes between samples);
+ *    (VmHWM, bench/peak-rss.ts, which also covers startup and spikes between samples);
  *  - retained: heap used + external memory (Buffers, ArrayBuffers) after the sync and three full
  *    GCs, minus the same before the view was created (so it also counts code compiled during the
  *    sync, the interners, the stores' maps and the open watches: everything the view costs);
@@ -29,6 +29,7 @@ import { kubeApiFor } from '../test/helpers/kube-client.ts';
 import { createClusterView } from '../lib/kube/cluster-view.ts';
 import { silentLogger, systemClock } from '../lib/kube/deps.ts';
 import { unpackEndpointSlice } from '../lib/kube/packed-slice.ts';
+import { peakRssBytes } from './peak-rss.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -72,7 +73,7 @@ try {
   await settle();
   const steady = process.memoryUsage();
   const snap = view.snapshot();
-  peakRss = Math.max(peakRss, process.resourceUsage().maxRSS * 1024);
+  peakRss = Math.max(peakRss, peakRssBytes());
   let endpoints = 0;
   let keptJsonBytes = Buffer.byteLength(JSON.stringify(snap.services)) + Buffer.byteLength(JSON.stringify(snap.node));
   for (const packed of snap.endpointSlices) {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { benchScript } from './entry.ts';
 import { generateCluster } from './generate.ts';
+import { peakRssBytes } from './peak-rss.ts';
 
 // The compiled modules when built (as the worker runs them; TypeScript stripping alone costs ~35 MB
 // of RSS), else the sources.
@@ -53,7 +54,7 @@ if (step !== 'replay') {
   const mib = (b: number): string => (b / 2 ** 20).toFixed(0).padStart(4);
   const show = (what: string): void => {
     const m = process.memoryUsage();
-    console.log(`  ${what.padEnd(40)} RSS ${mib(m.rss)} MiB  heap used ${mib(m.heapUsed)}  external ${mib(m.external)}  peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}`);
+    console.log(`  ${what.padEnd(40)} RSS ${mib(m.rss)} MiB  heap used ${mib(m.heapUsed)}  external ${mib(m.external)}  peak RSS ${mib(peakRssBytes())}`);
   };
   show('started (modules loaded)');
   const bytes = readFileSync(join(dir as string, 'view.bin'));
