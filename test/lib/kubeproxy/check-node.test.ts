@@ -1,6 +1,7 @@
 // The whole check for a node: the part that needs only the rules can be done first (as `check` does
 // while the cluster objects are still being read), and gives the same answer.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { checkNode, prepareNodeRules } from '../../../lib/kubeproxy/check-node.ts';
 import { readClusterObjects } from '../../../lib/kubeproxy/cluster-input.ts';
@@ -32,4 +33,22 @@ t.test('rules prepared for other rules are not used', async (t) => {
 t.test('preparing refuses kube-proxy in ipvs mode, as the check does', async (t) => {
   const ipvs = '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ\nCOMMIT\n';
   t.throws(() => prepareNodeRules(rulesOf(ipvs)), { code: 'DPS_ERR_RULES_PROXY_MODE' });
+});
+
+t.test('a parse and a check leave V8\'s typed-array length assumption intact (else every optimized typed-array read in the parser is thrown away mid-check)', async (t) => {
+  // V8 assumes no typed array's `length` is redefined until something changes a typed array's
+  // prototype, as Node does to every Buffer made by native code (crypto's 'buffer' digests, say).
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { checkNode } from ${JSON.stringify(new URL('../../../lib/kubeproxy/check-node.ts', import.meta.url).href)};
+    import { readClusterObjects } from ${JSON.stringify(new URL('../../../lib/kubeproxy/cluster-input.ts', import.meta.url).href)};
+    import { parseNodeRules } from ${JSON.stringify(new URL('../../../lib/kubeproxy/parse-node-rules.ts', import.meta.url).href)};
+    const before = %TypedArrayLengthProtector();
+    const cluster = readClusterObjects(JSON.parse(readFileSync(${JSON.stringify(new URL('cluster.json', dir).pathname)}, 'utf8')).items, { where: String });
+    const result = checkNode({ rules: [{ family: 4, rulesets: parseNodeRules(readFileSync(${JSON.stringify(new URL('nft.save', dir).pathname)}), 'test') }], cluster, nodeName: ${JSON.stringify(nodeName)} });
+    console.log(JSON.stringify({ before, after: %TypedArrayLengthProtector(), verdict: result.verdict }));`;
+  // Through env(1) without NODE_OPTIONS: the test runner puts its hooks there for every Node it
+  // starts, and they break the assumption before the script runs.
+  const out = execFileSync('env', ['-u', 'NODE_OPTIONS', process.execPath, '--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  t.same(JSON.parse(out), { before: true, after: true, verdict: 'in-sync' });
 });
