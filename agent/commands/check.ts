@@ -118,7 +118,7 @@ async function readRules(path: string, io: CliIo): Promise<Ruleset[]> {
     const info = fstatSync(fd);
     if (info.isDirectory()) throw agentError('DPS_ERR_INPUT_READ', 'Expected a file, got a directory', { where: path });
     if (info.size > MAX_INPUT_BYTES) throw agentError('DPS_ERR_INPUT_READ', `Expected at most ${MAX_INPUT_BYTES} bytes, got ${info.size}`, { where: path });
-    const parser = nodeRulesParser(path);
+    const parser = nodeRulesParser(path, info.size);
     const piece = Buffer.allocUnsafe(PIECE_BYTES);
     let total = 0;
     for (let n = readSync(fd, piece); n > 0; n = readSync(fd, piece)) {

@@ -21,6 +21,8 @@ export interface DumpInfo {
   readonly source: string;
   /** True while no rule of the dump has a backslash or a single quote. */
   plain: boolean;
+  /** The dump's size in bytes when known beforehand (a file, a command's whole output), to size tables once. */
+  readonly sizeHint?: number | undefined;
 }
 
 

@@ -31,6 +31,8 @@ export interface ParseOptions {
   readonly chainFactory?: ChainFactory | undefined;
   /** Makes a table's chains map, which may keep some chains in its own form; default: a plain map. */
   readonly tableChains?: TableChainsFactory | undefined;
+  /** The input's size in bytes when known beforehand (see DumpInfo.sizeHint). */
+  readonly sizeHint?: number | undefined;
 }
 
 interface Section {
@@ -88,7 +90,7 @@ export class DumpParser {
     this.#source = options.source;
     this.#factory = options.chainFactory;
     this.#tableChains = options.tableChains;
-    this.#info = { source: options.source, plain: true };
+    this.#info = { source: options.source, plain: true, sizeHint: options.sizeHint };
   }
 
   /** Feeds bytes; complete lines are parsed now, a partial last line waits for the next piece. */

@@ -74,6 +74,16 @@ export class EndpointRows {
 
   constructor(info: DumpInfo) {
     this.#info = info;
+    // A dump of kube-proxy's rules has at least ~400 bytes per endpoint chain (its declaration, two
+    // rules, the service chain's jump): sized from the dump's size, the tables never grow (each
+    // growth copies the columns and rehashes every name). Capped: a huge dump of other rules
+    // must not reserve memory for endpoints it does not have.
+    const rows = Math.min(1 << 21, Math.ceil((info.sizeHint ?? 0) / 400));
+    if (rows > this.#state.length) {
+      this.#size(rows);
+      this.#slots = new Int32Array(2 ** Math.ceil(Math.log2(rows * 2)));
+      this.#arena = Buffer.alloc(rows * 28); // a source and a destination address each
+    }
   }
 
   /** Chains declared and not deleted. */
@@ -410,7 +420,11 @@ export class EndpointRows {
   }
 
   #growRows(): void {
-    const n = this.#state.length * 2;
+    this.#size(this.#state.length * 2);
+  }
+
+  // Columns for n rows (n >= the current count).
+  #size(n: number): void {
     const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
       const b = new (a.constructor as new (n: number) => T)(n);
       b.set(a);

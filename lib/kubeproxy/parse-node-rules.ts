@@ -9,12 +9,16 @@ import { kubeChainFactory, natChainsFactory } from './compact-chains.ts';
 
 /** Parses `iptables-save` output (bytes or text) named `source`; throws DPS_ERR_RULES_* errors. */
 export function parseNodeRules(input: Uint8Array | string, source: string): Ruleset[] {
-  const parser = nodeRulesParser(source);
-  parser.push(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const parser = nodeRulesParser(source, bytes.length);
+  parser.push(bytes);
   return parser.end();
 }
 
-/** A parser to feed a node's dump piece by piece (a file or a stream), with the same chains. */
-export function nodeRulesParser(source: string): DumpParser {
-  return new DumpParser({ source, chainFactory: kubeChainFactory(), tableChains: natChainsFactory() });
+/**
+ * A parser to feed a node's dump piece by piece (a file or a stream), with the same chains.
+ * `sizeHint`: the dump's size when known (a file's), so that the endpoint rows are sized once.
+ */
+export function nodeRulesParser(source: string, sizeHint?: number): DumpParser {
+  return new DumpParser({ source, chainFactory: kubeChainFactory(), tableChains: natChainsFactory(), sizeHint });
 }
