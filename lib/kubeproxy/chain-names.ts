@@ -6,15 +6,25 @@
 import { hash } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+// A name's character codes, by its length (the prefix's + 16), reused by every call (none re-enters).
+const NAME_CODES: Uint16Array[] = [];
 
 /** The 16-character hash kube-proxy uses in chain names. */
 export function chainHash(input: string): string {
+  return hashedName('', input);
+}
+
+// `prefix` + the hash of `input`, made as one string (not a concatenation, nor 16 of them).
+function hashedName(prefix: string, input: string): string {
   // One-shot, as hex: a Buffer made by native code (the 'buffer' encoding) changes its prototype,
   // which V8 treats as a change to every typed array's `length` lookup and deoptimizes all the
   // code that reads one (the whole parser, in the middle of a check).
   const digest = hash('sha256', input, 'hex');
-  // 16 base32 characters = 80 bits = the first 20 hex digits.
-  let out = '';
+  const out = NAME_CODES[prefix.length + 16] ??= new Uint16Array(prefix.length + 16);
+  let k = 0;
+  for (; k < prefix.length; k++) out[k] = prefix.charCodeAt(k);
+  // 16 base32 characters = 80 bits = the first 20 hex digits
   let buffer = 0;
   let bits = 0;
   for (let i = 0; i < 20; i++) {
@@ -22,11 +32,11 @@ export function chainHash(input: string): string {
     buffer = ((buffer << 4) | (c <= 57 ? c - 48 : c - 87)) & 0xff;
     bits += 4;
     if (bits >= 5) {
-      out += ALPHABET[(buffer >>> (bits - 5)) & 31];
+      out[k++] = ALPHABET_CODES[(buffer >>> (bits - 5)) & 31] as number;
       bits -= 5;
     }
   }
-  return out;
+  return String.fromCharCode.apply(null, out as unknown as number[]);
 }
 
 /** Per-service-port chain prefixes. */
@@ -34,12 +44,12 @@ export type ServiceChainPrefix = 'KUBE-SVC-' | 'KUBE-SVL-' | 'KUBE-EXT-' | 'KUBE
 
 /** `KUBE-SVC-<hash>` etc. for a service port (`ns/svc:port`) and lower-case protocol. */
 export function serviceChainName(prefix: ServiceChainPrefix, servicePortName: string, protocol: string): string {
-  return prefix + chainHash(servicePortName + protocol);
+  return hashedName(prefix, servicePortName + protocol);
 }
 
 /** `KUBE-SEP-<hash>` for an endpoint (`ip:port` or `[ip6]:port`) of a service port. */
 export function endpointChainName(servicePortName: string, protocol: string, endpoint: string): string {
-  return 'KUBE-SEP-' + chainHash(servicePortName + protocol + endpoint);
+  return hashedName('KUBE-SEP-', servicePortName + protocol + endpoint);
 }
 
 /** The prefixes of the chains kube-proxy creates per service port or endpoint. */
