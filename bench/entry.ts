@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url);
+// the project's root, from bench/entry.ts or from its compiled dist/bench/entry.js
+const root = new URL(import.meta.url.endsWith('.js') ? '../../' : '../', import.meta.url);
 
 /** The path to run with `node <entry> <command> …`. */
 export const AGENT_ENTRY = fileURLToPath(existsSync(new URL('dist/agent/main.js', root)) ? new URL('bin/dataplane-sentinel.js', root) : new URL('agent/main.ts', root));
