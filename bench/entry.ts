@@ -14,11 +14,11 @@ const root = new URL(import.meta.url.endsWith('.js') ? '../../' : '../', import.
 export const AGENT_ENTRY = fileURLToPath(existsSync(new URL('dist/agent/main.js', root)) ? new URL('bin/dataplane-sentinel.js', root) : new URL('agent/main.ts', root));
 
 /**
- * The Node flags of the installed entry point's `#!/usr/bin/env -S node ...` line, to run it with
- * this Node as `npx dataplane-sentinel` would (none for the sources).
+ * The Node flags the installed entry point starts Node with when executed (its `exec node ...` line
+ * for sh), to run it with this Node as `npx dataplane-sentinel` would (none for the sources).
  */
 export const AGENT_NODE_FLAGS: readonly string[] = AGENT_ENTRY.endsWith('.js')
-  ? (/^#!\S*env -S node((?: --\S+)*)/.exec(readFileSync(AGENT_ENTRY, 'utf8'))?.[1] ?? '').split(' ').filter((f) => f !== '')
+  ? (/^":" \/\/; exec node((?: --\S+)*) "\$0"/m.exec(readFileSync(AGENT_ENTRY, 'utf8'))?.[1] ?? '').split(' ').filter((f) => f !== '')
   : [];
 
 /**
