@@ -76,9 +76,10 @@ export class EndpointRows {
     this.#info = info;
     // A dump of kube-proxy's rules has at least ~400 bytes per endpoint chain (its declaration, two
     // rules, the service chain's jump): sized from the dump's size, the tables never grow (each
-    // growth copies the columns and rehashes every name). Capped: a huge dump of other rules
-    // must not reserve memory for endpoints it does not have.
-    const rows = Math.min(1 << 21, Math.ceil((info.sizeHint ?? 0) / 400));
+    // growth copies the columns and rehashes every name). Capacity a dump of other rules leaves
+    // unused is mostly never touched (zeroed pages are mapped on first write), and it is capped
+    // at 1M endpoint chains (~100 MB of virtual memory), beyond which the rows grow as before.
+    const rows = Math.min(1 << 20, Math.ceil((info.sizeHint ?? 0) / 400));
     if (rows > this.#state.length) {
       this.#size(rows);
       this.#slots = new Int32Array(2 ** Math.ceil(Math.log2(rows * 2)));
