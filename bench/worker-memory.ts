@@ -46,7 +46,7 @@ if (step !== 'replay') {
     writeFileSync(join(work, 'ends.json'), JSON.stringify(ends));
     writeFileSync(join(work, 'dump.txt'), g.restore);
     console.log(`${services} services x 10 endpoints; the view encoded as the agent sends it: ${(n / 2 ** 20).toFixed(1)} MiB`);
-    execFileSync(process.execPath, ['--max-semi-space-size=2', benchScript('worker-memory'), 'replay', work, g.node], { stdio: 'inherit' });
+    execFileSync(process.execPath, ['--max-semi-space-size=2', '--no-turbofan', benchScript('worker-memory'), 'replay', work, g.node], { stdio: 'inherit' });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
