@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { ROOT, freePort, run } from './helpers.ts';
 
 interface Instruction { cmd: string; args: string; line: number }
@@ -162,6 +162,10 @@ t.test('the runtime stage, replayed: the entry point runs from a clean npm ci --
     const r = run(process.execPath, [bin, cmd, '--help'], { cwd: dir });
     passed(t, r, `${cmd} --help exits 0`);
   }
+  // Executed itself, as npm's bin link and npx run it: sh reads its first line and starts Node.
+  const direct = run(bin, ['check', '--help'], { cwd: dir, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+  passed(t, direct, 'executed as a program (npm\'s bin link), check --help exits 0');
+  t.match(direct.stdout, /^Usage: dataplane-sentinel check/, 'and prints check\'s usage');
   // Every compiled module loads with production dependencies only.
   const modules = (readdirSync(join(dir, 'dist'), { recursive: true }) as string[]).filter((f) => f.endsWith('.js'));
   const load = run(process.execPath, ['--input-type=module', '-e', `for (const m of ${JSON.stringify(modules)}) await import('./dist/' + m);`], { cwd: dir, timeoutMs: 60_000 });
