@@ -11,14 +11,19 @@ interface SliceMethods {
   utf8Slice?(start: number, end: number): string;
 }
 
-/**
- * A copier for an ASCII piece: Buffer's own `latin1Slice` when the runtime has it (toString's
- * argument checks cost more than the copy for a 25-byte chain name), else `toString('latin1')`.
- */
+// Buffer's own latin1Slice, when the runtime has it: toString checks its arguments through wrappers
+// that cost more than the copy of a 25-byte chain name (and make garbage where V8 does not optimize
+// them away, as in the scan worker, which runs without TurboFan).
+const ownLatin1Slice = (Buffer.prototype as unknown as SliceMethods).latin1Slice;
+
+/** bytes[start, end) as a latin1 string (see {@link latin1Copier}). */
+export function latin1At(bytes: Buffer, start: number, end: number): string {
+  return ownLatin1Slice !== undefined ? ownLatin1Slice.call(bytes, start, end) : bytes.toString('latin1', start, end);
+}
+
+/** A copier for an ASCII piece: Buffer's own `latin1Slice` when the runtime has it, else `toString('latin1')`. */
 export function latin1Copier(bytes: Buffer): Copy {
-  const own = bytes as unknown as SliceMethods;
-  if (typeof own.latin1Slice === 'function') return (start, end) => (own.latin1Slice as (s: number, e: number) => string).call(bytes, start, end);
-  return (start, end) => bytes.toString('latin1', start, end);
+  return (start, end) => latin1At(bytes, start, end);
 }
 
 /** A copier for a piece with UTF-8 text (slices start and end at ASCII delimiters). */

@@ -10,6 +10,7 @@
  * misread. A row seen as a {@link Chain} (a lookup by name, iteration) is an {@link EndpointRowChain},
  * made on demand and kept, so that a chain has one identity. Pure.
  */
+import { latin1At } from '../iptables/bytes.ts';
 import type { Copy } from '../iptables/bytes.ts';
 import type { DumpInfo } from '../iptables/chain.ts';
 import { RenderedChain } from '../iptables/rendered-chain.ts';
@@ -183,7 +184,7 @@ export class EndpointRows {
   }
 
   name(row: number): string {
-    return this.#names.toString('latin1', row * SEP_NAME_LENGTH, (row + 1) * SEP_NAME_LENGTH);
+    return latin1At(this.#names, row * SEP_NAME_LENGTH, (row + 1) * SEP_NAME_LENGTH);
   }
 
   line(row: number): number {
