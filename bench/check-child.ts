@@ -5,16 +5,13 @@
  * the same is done again RUNS - 1 times in the same process, as the agent's long-lived scan worker
  * does on each scan: `warmParseDiffMs` is the median of those (the first run pays for compiling).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { deserialize } from 'node:v8';
 import type { ClusterView } from '../lib/kubeproxy/cluster.ts';
+import { libModule as lib } from './entry.ts';
 import { peakRssBytes } from './peak-rss.ts';
 
-// The compiled modules when built (as the agent and `check` run; TypeScript stripping alone costs
-// ~35 MB of RSS), else the sources. Compiled itself (dist/bench/), the modules are beside it.
-const built = new URL(import.meta.url.endsWith('.js') ? '../lib/' : '../dist/lib/', import.meta.url);
-const lib = (path: string): string => (existsSync(new URL(`${path}.js`, built)) ? new URL(`${path}.js`, built).href : new URL(`../lib/${path}.ts`, import.meta.url).href);
 const { PIECE_BYTES } = await import(lib('iptables/parse')) as typeof import('../lib/iptables/parse.ts');
 const { checkNode } = await import(lib('kubeproxy/check-node')) as typeof import('../lib/kubeproxy/check-node.ts');
 const { nodeRulesParser } = await import(lib('kubeproxy/parse-node-rules')) as typeof import('../lib/kubeproxy/parse-node-rules.ts');

@@ -11,13 +11,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { serialize } from 'node:v8';
 import { readClusterObjects } from '../lib/kubeproxy/cluster-input.ts';
-import { AGENT_ENTRY, AGENT_NODE_FLAGS, benchScript } from './entry.ts';
+import { AGENT_ENTRY, agentNodeFlags, benchScript, WORKER_NODE_FLAGS } from './entry.ts';
 import { generateCluster } from './generate.ts';
+import { percentile } from './load.ts';
 import { waitForQuiet } from './quiet.ts';
 
-// The scan worker's V8 setting: its young generation (agent/scan-worker-client.ts) and no TurboFan
-// (agent/scan-worker.ts).
-const WORKER_FLAGS = ['--max-semi-space-size=2', '--no-turbofan'];
 const sizes = (process.argv[2] ?? '1000,10000,20000').split(',').map(Number);
 const endpoints = 10;
 const dir = mkdtempSync(join(tmpdir(), 'dps-bench-'));
@@ -52,12 +50,17 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     // the namespace's rules are torn down by the kernel after it exits: measure once that is done
     const waited = await waitForQuiet();
     console.log(waited === undefined ? '  (the machine did not become quiet within 300 s: figures may be slow)' : `  (waited ${(waited / 1000).toFixed(1)} s for the machine to be quiet)`);
+    // One measured process (check-child.ts): its JSON line, or undefined when `taskset` is missing.
+    const measure = async (o: { flags?: readonly string[]; pinned?: boolean; runs?: number }): Promise<Record<string, number> | undefined> => {
+      const args = [...(o.flags ?? []), benchScript('check-child'), saved, viewFile, g.node, String(o.runs ?? 1)];
+      const child = o.pinned === true
+        ? await execa('taskset', ['-c', '0', process.execPath, ...args], { reject: false, timeout: 600_000 })
+        : await execa(process.execPath, args, { timeout: 600_000 });
+      return child.exitCode === 0 ? JSON.parse(child.stdout) as Record<string, number> : undefined;
+    };
     // three fresh processes; the run with the median parse + diff is reported
     const cold: Record<string, number>[] = [];
-    for (let i = 0; i < 3; i++) {
-      const child = await execa(process.execPath, [benchScript('check-child'), saved, viewFile, g.node], { timeout: 600_000 });
-      cold.push(JSON.parse(child.stdout) as Record<string, number>);
-    }
+    for (let i = 0; i < 3; i++) cold.push((await measure({}))!);
     cold.sort((a, b) => Number(a.parseDiffMs) - Number(b.parseDiffMs));
     const m = cold[1] as Record<string, number>;
     // The same pinned to one core (taskset), in V8's default setting and in the scan worker's: V8
@@ -66,25 +69,24 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     const pinnedRuns = async (flags: readonly string[]): Promise<number[]> => {
       const runs: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const child = await execa('taskset', ['-c', '0', process.execPath, ...flags, benchScript('check-child'), saved, viewFile, g.node], { reject: false, timeout: 600_000 });
-        if (child.exitCode !== 0) return [];
-        runs.push(Number((JSON.parse(child.stdout) as Record<string, number>).parseDiffMs));
+        const r = await measure({ flags, pinned: true });
+        if (r === undefined) return [];
+        runs.push(Number(r.parseDiffMs));
       }
       return runs;
     };
     const pinned = await pinnedRuns([]);
-    const pinnedWorker = await pinnedRuns(WORKER_FLAGS);
+    const pinnedWorker = await pinnedRuns(WORKER_NODE_FLAGS);
     // The same in the V8 setting the agent's scan worker runs with (a small young generation, no
-    // TurboFan: agent/scan-worker.ts).
-    // It is long-lived: from its second scan on, the code is compiled (the "warm" figure, median of 4).
-    const small = await execa(process.execPath, [...WORKER_FLAGS, benchScript('check-child'), saved, viewFile, g.node, '5'], { timeout: 600_000 });
-    const w = JSON.parse(small.stdout) as Record<string, number>;
+    // TurboFan: agent/scan-worker.ts). Were it long-lived, from its second scan on the code would be
+    // compiled (the "warm" figure, median of 4).
+    const w = (await measure({ flags: WORKER_NODE_FLAGS, runs: 5 }))!;
     // the installed entry point (compiled dist/) when built, as users run it; else the sources (median of 3)
     const e2eRuns: number[] = [];
     let e2eExit: number | undefined = 0;
     for (let i = 0; i < 3; i++) {
       const c0 = performance.now();
-      const e2e = await execa(process.execPath, [...AGENT_NODE_FLAGS, AGENT_ENTRY, 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
+      const e2e = await execa(process.execPath, [...agentNodeFlags(), AGENT_ENTRY, 'check', '--rules', saved, '--cluster', cluster, '--node', g.node], { reject: false, timeout: 600_000 });
       e2eRuns.push(performance.now() - c0);
       if (e2e.exitCode !== 0) e2eExit = e2e.exitCode;
     }
@@ -95,7 +97,7 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     console.log(`  parse ${m.parseMs?.toFixed(0)} ms + diff ${m.diffMs?.toFixed(0)} ms = ${m.parseDiffMs?.toFixed(0)} ms (median of 3 processes; ${cold.map((c) => Number(c.parseDiffMs).toFixed(0)).join(', ')}) (${((m.linesPerSecond ?? 0) / 1e6).toFixed(2)} M lines/s), ${(Number(m.parseDiffMs) / legacyMs).toFixed(2)}x legacy-save; peak RSS ${m.maxRssMB} MB (${m.rssBeforeMB} MB with the API view, before the dump was read); verdict ${String(m.verdict) === 'in-sync' ? 'in-sync' : `drift?! ${m.findings}`}`);
     const show = (runs: number[]): string => `${median(runs).toFixed(0)} ms (median of 3; ${runs.map((x) => x.toFixed(0)).join(', ')}), ${(median(runs) / legacyMs).toFixed(2)}x legacy-save`;
     if (pinned.length === 3 && pinnedWorker.length === 3) console.log(`  pinned to one core (taskset -c 0): parse + diff ${show(pinned)}; in the scan worker's V8 setting ${show(pinnedWorker)}`);
-    console.log(`  with the scan worker's V8 setting (${WORKER_FLAGS.join(' ')}): parse + diff ${w.parseDiffMs?.toFixed(0)} ms, peak RSS ${w.maxRssMB} MB; warm (its later scans) ${w.warmParseDiffMs?.toFixed(0)} ms, ${(Number(w.warmParseDiffMs) / legacyMs).toFixed(2)}x legacy-save`);
+    console.log(`  with the scan worker's V8 setting (${WORKER_NODE_FLAGS.join(' ')}): parse + diff ${w.parseDiffMs?.toFixed(0)} ms, peak RSS ${w.maxRssMB} MB; warm (its later scans) ${w.warmParseDiffMs?.toFixed(0)} ms, ${(Number(w.warmParseDiffMs) / legacyMs).toFixed(2)}x legacy-save`);
     console.log(`  check command end to end: ${e2eMs.toFixed(0)} ms (median of 3, exit ${e2eExit}), ${(e2eMs / legacyMs).toFixed(2)}x legacy-save`);
     // A generated ruleset matches its cluster: anything but in-sync is a broken engine, not a figure.
     if (cold.some((c) => String(c.verdict) !== 'in-sync') || String(w.verdict) !== 'in-sync' || e2eExit !== 0) {
@@ -107,7 +109,6 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
   rmSync(dir, { recursive: true, force: true });
 }
 
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length === 0 ? NaN : (v[Math.floor((v.length - 1) / 2)] as number);
+function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
 }

@@ -17,9 +17,26 @@ export const AGENT_ENTRY = fileURLToPath(existsSync(new URL('dist/agent/main.js'
  * The Node flags the installed entry point starts Node with when executed (its `exec node ...` line
  * for sh), to run it with this Node as `npx dataplane-sentinel` would (none for the sources).
  */
-export const AGENT_NODE_FLAGS: readonly string[] = AGENT_ENTRY.endsWith('.js')
-  ? (/^":" \/\/; exec node((?: --\S+)*) "\$0"/m.exec(readFileSync(AGENT_ENTRY, 'utf8'))?.[1] ?? '').split(' ').filter((f) => f !== '')
-  : [];
+export function agentNodeFlags(): string[] {
+  if (!AGENT_ENTRY.endsWith('.js')) return [];
+  const flags = /^":" \/\/; exec node((?: --\S+)*) "\$0"/m.exec(readFileSync(AGENT_ENTRY, 'utf8'))?.[1] ?? '';
+  return flags.split(' ').filter((f) => f !== '');
+}
+
+/**
+ * The scan worker's V8 setting: the young generation agent/scan-worker-client.ts gives it, and no
+ * TurboFan (agent/scan-worker.ts sets that at its start).
+ */
+export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--no-turbofan'];
+
+/**
+ * A library module to import in a measured process: compiled (`dist/lib/<path>.js`) when built, as
+ * the agent and `check` run it (TypeScript stripping alone costs ~35 MB of RSS), else the source.
+ */
+export function libModule(path: string): string {
+  const built = new URL(`dist/lib/${path}.js`, root);
+  return (existsSync(built) ? built : new URL(`lib/${path}.ts`, root)).href;
+}
 
 /**
  * A benchmark's measured child (`check-child`, ...): compiled (`dist/bench/<name>.js`) when built,

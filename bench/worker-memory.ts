@@ -6,18 +6,14 @@
  * It uses the compiled `dist/` when built (`npm run build`), as the agent's worker runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { benchScript } from './entry.ts';
+import { benchScript, libModule as lib, WORKER_NODE_FLAGS } from './entry.ts';
 import { generateCluster } from './generate.ts';
 import { peakRssBytes } from './peak-rss.ts';
 
-// The compiled modules when built (as the worker runs them; TypeScript stripping alone costs ~35 MB
-// of RSS), else the sources.
-const built = new URL(import.meta.url.endsWith('.js') ? '../lib/' : '../dist/lib/', import.meta.url);
-const lib = (path: string): string => (existsSync(new URL(`${path}.js`, built)) ? new URL(`${path}.js`, built).href : new URL(`../lib/${path}.ts`, import.meta.url).href);
 const { trimPackedEndpointSlice, unpackApiItems } = await import(lib('kube/packed-slice')) as typeof import('../lib/kube/packed-slice.ts');
 const { trimService } = await import(lib('kube/trim')) as typeof import('../lib/kube/trim.ts');
 const { checkNode } = await import(lib('kubeproxy/check-node')) as typeof import('../lib/kubeproxy/check-node.ts');
@@ -46,7 +42,7 @@ if (step !== 'replay') {
     writeFileSync(join(work, 'ends.json'), JSON.stringify(ends));
     writeFileSync(join(work, 'dump.txt'), g.restore);
     console.log(`${services} services x 10 endpoints; the view encoded as the agent sends it: ${(n / 2 ** 20).toFixed(1)} MiB`);
-    execFileSync(process.execPath, ['--max-semi-space-size=2', '--no-turbofan', benchScript('worker-memory'), 'replay', work, g.node], { stdio: 'inherit' });
+    execFileSync(process.execPath, [...WORKER_NODE_FLAGS, benchScript('worker-memory'), 'replay', work, g.node], { stdio: 'inherit' });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -5,7 +5,9 @@
  * which {@link ruleFacts} reads from the text without tokenizing it.
  *
  * A chain may also be one a caller supplies through {@link ChainFactory} (e.g. a compact form of
- * kube-proxy's per-endpoint chains): the parser only needs {@link ParsedChain}.
+ * kube-proxy's service chains), and a table's whole chains map one it supplies through
+ * {@link TableChainsFactory} (kube-proxy's endpoint chains as rows): the parser only needs
+ * {@link ParsedChain} and {@link ByteChains}.
  */
 import { agentError } from '../errors.ts';
 import type { Copy } from './bytes.ts';
@@ -38,8 +40,6 @@ export interface ParsedChain extends Chain {
   insert(rule: string, line: number, at: number | undefined): void;
   /** Removes every rule (restore input's re-declaration or `-F`). */
   flush(): void;
-  /** Told when the chain is deleted (`-X`), for chains that others hold references to. */
-  remove?(): void;
 }
 
 /**

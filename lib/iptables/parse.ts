@@ -16,12 +16,13 @@ import { RULE_KEPT_TEXT, RULE_NOT_MINE } from './chain.ts';
 import type { ByteChains, ChainFactory, DumpInfo, ParsedChain, TableChainsFactory } from './chain.ts';
 import { tokenizeLine } from './tokenize.ts';
 
-// A line's end (and a name's, a quote's): TypedArray's own indexOf, not Buffer's. Buffer#indexOf validates its arguments
-// through a wrapper that makes an array per call unless TurboFan optimizes it away; the scan
-// worker runs without TurboFan (agent/scan-worker.ts), where that was 36 MB of garbage per 10k
-// dump (one array per line) and ~30 more young-generation collections.
-const indexOfByte = Uint8Array.prototype.indexOf;
 import type { Backend, Counters, Ruleset, Table } from './types.ts';
+
+// A line's end (and a name's, a quote's): TypedArray's own indexOf, not Buffer's. Buffer#indexOf
+// validates its arguments through a wrapper that makes an array per call unless TurboFan optimizes
+// it away; the scan worker runs without TurboFan (agent/scan-worker.ts), where that was 36 MB of
+// garbage per 10k dump (one array per line) and ~30 more young-generation collections.
+const indexOfByte = Uint8Array.prototype.indexOf;
 
 /** The tables iptables knows. Anything else means the input is not a dump. */
 export const KNOWN_TABLES: ReadonlySet<string> = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
@@ -258,7 +259,7 @@ export class DumpParser {
           const sp = indexOfByte.call(bytes, 32, lineStart);
           if (sp === lineEnd - 8) {
             if (byteChains !== undefined && byteChains.declareAt(bytes, lineStart + 1, sp, lineNo)) continue;
-            this.#declare(table, copy(lineStart + 1, sp), '-', ZERO, lineNo);
+            this.#declare(table, copy(lineStart + 1, sp), '-', ZERO, lineNo, false);
             continue;
           }
         }
@@ -333,7 +334,6 @@ export class DumpParser {
         if (line.startsWith('-X ')) {
           // restore input (kube-proxy's partial syncs) deletes stale chains this way
           const name = line.slice(3).trim();
-          (t.chains.get(name) as ParsedChain | undefined)?.remove?.();
           this.#ordered = false; // a deleted chain may still be in the order
           t.chains.delete(name);
           continue;
@@ -345,7 +345,8 @@ export class DumpParser {
         }
         if (line.startsWith('-F')) {
           const name = line.slice(2).trim();
-          for (const chain of t.chains.values()) if (name === '' || chain.name === name) (chain as ParsedChain).flush();
+          if (name !== '') (t.chains.get(name) as ParsedChain | undefined)?.flush();
+          else for (const chain of t.chains.values()) (chain as ParsedChain).flush();
           continue;
         }
         fail('DPS_ERR_RULES_SYNTAX', `Expected a rule (-A CHAIN ...), chain (:CHAIN), table (*name) or COMMIT, got "${preview(line)}"`);
@@ -355,9 +356,10 @@ export class DumpParser {
     }
   }
 
-  // A chain declaration; restore input re-declares a chain to flush it.
-  #declare(table: Table, name: string, policy: string, counters: Counters | undefined, line: number): void {
-    if (policy === '-' && (table.chains as Partial<ByteChains>).declare?.(name, line) === true) return;
+  // A chain declaration; restore input re-declares a chain to flush it. `offerRows`: offer it to
+  // the table's byte chains first (false when the caller just did, from the bytes).
+  #declare(table: Table, name: string, policy: string, counters: Counters | undefined, line: number, offerRows = true): void {
+    if (offerRows && policy === '-' && (table.chains as Partial<ByteChains>).declare?.(name, line) === true) return;
     const existing = table.chains.get(name) as ParsedChain | undefined;
     if (existing !== undefined) {
       existing.flush();

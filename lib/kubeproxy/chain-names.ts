@@ -10,12 +10,7 @@ const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 // A name's character codes, by its length (the prefix's + 16), reused by every call (none re-enters).
 const NAME_CODES: Uint16Array[] = [];
 
-/** The 16-character hash kube-proxy uses in chain names. */
-export function chainHash(input: string): string {
-  return hashedName('', input);
-}
-
-// `prefix` + the hash of `input`, made as one string (not a concatenation, nor 16 of them).
+// `prefix` + the 16-character hash of `input`, made as one string (not a concatenation, nor 16 of them).
 function hashedName(prefix: string, input: string): string {
   // One-shot, as hex: a Buffer made by native code (the 'buffer' encoding) changes its prototype,
   // which V8 treats as a change to every typed array's `length` lookup and deoptimizes all the

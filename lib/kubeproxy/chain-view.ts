@@ -1,8 +1,8 @@
 /**
  * What a kube-proxy service chain (KUBE-SVC/KUBE-SVL) and endpoint chain (KUBE-SEP) do, read from a
  * parsed chain: how new connections are spread, where they are DNATed, affinity and hairpin
- * masquerade. Compact chains (compact-chains.ts) answer from what they kept; others are read from
- * their rule texts. Pure.
+ * masquerade. Compact service chains (compact-chains.ts) and endpoint rows (endpoint-rows.ts)
+ * answer from what they kept; others are read from their rule texts. Pure.
  */
 import { ruleFacts } from '../iptables/rule-facts.ts';
 import type { RuleFacts } from '../iptables/rule-facts.ts';
@@ -47,7 +47,7 @@ export interface RowCascade {
 
 /** A chain that knows its own view (the compact chains of compact-chains.ts). */
 interface ServiceViewSource { serviceView(): ServiceChainView }
-/** A chain that knows its own view (the compact chains of compact-chains.ts). */
+/** A chain that knows its own view (the endpoint rows of endpoint-rows.ts). */
 interface EndpointViewSource { endpointView(): EndpointChainView }
 
 /** Reads a KUBE-SVC/SVL chain: the probability cascade and the affinity rules. */

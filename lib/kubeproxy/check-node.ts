@@ -12,7 +12,7 @@ import type { ClusterView, NodeInput } from './cluster.ts';
 import { diffServicePorts } from './diff.ts';
 import { ServiceChain } from './compact-chains.ts';
 import { eachExpectedServicePort } from './expected.ts';
-import { chainObjects } from './nat-chains.ts';
+import { chainObjects, NatChains } from './nat-chains.ts';
 import type { Finding, FindingKind } from './findings.ts';
 
 /** Per family, the dump sections (one per backend when several dumps were concatenated). */
@@ -108,7 +108,11 @@ export function checkNode(input: NodeCheckInput): NodeCheckResult {
 export function kubeRuleCount(ruleset: Ruleset): number {
   let n = 0;
   for (const table of ['nat', 'filter']) {
-    for (const chain of ruleset.tables.get(table)?.chains.values() ?? []) if (chain.name.startsWith('KUBE-')) n += chain.size;
+    const chains = ruleset.tables.get(table)?.chains;
+    if (chains === undefined) continue;
+    for (const chain of chainObjects(chains)) if (chain.name.startsWith('KUBE-')) n += chain.size;
+    // endpoint rows (all KUBE-SEP chains) counted from their columns, without a chain object each
+    if (chains instanceof NatChains) n += chains.rows.ruleCount();
   }
   return n;
 }

@@ -147,21 +147,21 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
           report('affinity-mismatch', `${chain} has ClientIP affinity rules, but the service has none`, { chain: `nat/${chain}` });
         }
       };
-      // The common case, without building anything: the cascade sends an even share to exactly
-      // the expected endpoints, in kube-proxy's order (sorted as the expected model is).
-      // (A compact chain's cascade is read as rows: no Spread or name per endpoint.)
+      // The common case (see evenInOrder); a compact chain's cascade is read as rows: no Spread or
+      // name per endpoint.
       const cascade = view.cascade;
       const inOrder = evenInOrder(view, sets);
       if (inOrder !== undefined) {
         stats.expectedEndpoints += inOrder.length;
         for (let k = 0; k < inOrder.length; k++) {
           if (cascade !== undefined) {
-            const row = cascade.targets[k] as number;
-            cascade.rows.markReached(row, visit);
-            // the name only when there is something to check beyond the row's mark
             const rows = cascade.rows;
-            if (rows.masq(row) && sp.affinitySeconds === undefined) continue;
-            checkEndpointChain(inOrder[k] as ExpectedEndpoint, rows.name(row), { exists: true, dnat: undefined, masq: rows.masq(row), recentSet: rows.recentSet(row) });
+            const row = cascade.targets[k] as number;
+            rows.markReached(row, visit);
+            // the name only when there is something to check beyond the row's mark
+            const masq = rows.masq(row);
+            if (masq && sp.affinitySeconds === undefined) continue;
+            checkEndpointChain(inOrder[k] as ExpectedEndpoint, rows.name(row), { exists: true, dnat: undefined, masq, recentSet: rows.recentSet(row) });
           } else {
             const s = view.spreads[k] as Spread;
             checkEndpointChain(inOrder[k] as ExpectedEndpoint, s.sep, spreadView(s));

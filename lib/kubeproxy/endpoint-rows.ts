@@ -200,6 +200,18 @@ export class EndpointRows {
     return ((this.#state[row] as number) & TEXTS) === 0;
   }
 
+  /** How many rules the live rows hold. */
+  ruleCount(): number {
+    let n = 0;
+    for (let row = 0; row < this.#count; row++) if (!this.removed(row)) n += this.size(row);
+    return n;
+  }
+
+  /** Deletes every row (a table's chains cleared). */
+  removeAll(): void {
+    for (let row = 0; row < this.#count; row++) this.remove(row);
+  }
+
   /** Starts a visit (a diff run): rows are marked with the number returned. */
   beginVisit(): number {
     return ++this.#epoch;
@@ -506,10 +518,6 @@ export class EndpointRowChain extends RenderedChain implements EndpointChainView
 
   flush(): void {
     this.rows.flush(this.row);
-  }
-
-  remove(): void {
-    this.rows.remove(this.row);
   }
 
   /** True once deleted (`-X`): jumps resolved to this row no longer reach it. */

@@ -171,17 +171,7 @@ function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, fami
 // Sorted by id as kube-proxy sorts endpoints (lexicographically), one per id: of duplicates (the
 // same address in two slices), the last non-terminating one, else the first.
 function merge(eps: LazyEndpoint[]): LazyEndpoint[] {
-  // stable: slice order among equals. A service's few endpoints by insertion (no work array, no
-  // comparator calls, and kube-proxy's slices usually come sorted already), many by the builtin.
-  if (eps.length > 32) eps.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  else {
-    for (let i = 1; i < eps.length; i++) {
-      const e = eps[i] as LazyEndpoint;
-      let j = i - 1;
-      for (; j >= 0 && (eps[j] as LazyEndpoint).id > e.id; j--) eps[j + 1] = eps[j] as LazyEndpoint;
-      eps[j + 1] = e;
-    }
-  }
+  eps.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // stable: slice order among equals
   let out = 0;
   for (let i = 0; i < eps.length;) {
     let j = i + 1;

@@ -49,7 +49,7 @@ export class NatChains extends Map<string, Chain> implements ByteChains {
   }
 
   override has(name: string): boolean {
-    return this.get(name) !== undefined;
+    return (isSepName(name) && this.rows.find(name) !== -1) || super.has(name);
   }
 
   override delete(name: string): boolean {
@@ -60,7 +60,7 @@ export class NatChains extends Map<string, Chain> implements ByteChains {
   }
 
   override clear(): void {
-    for (const c of [...this.rows.chains()]) c.remove();
+    this.rows.removeAll();
     super.clear();
   }
 

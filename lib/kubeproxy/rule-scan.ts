@@ -102,14 +102,6 @@ export function scanRule(b: Uint8Array, start: number, end: number, nameLength: 
 }
 
 
-// The protocol strings, shared instead of copied 100k times.
-export function protocolAt(b: Uint8Array, from: number, to: number, copy: Copy): string {
-  if (bytesAre(b, from, to, 'tcp')) return 'tcp';
-  if (bytesAre(b, from, to, 'udp')) return 'udp';
-  if (bytesAre(b, from, to, 'sctp')) return 'sctp';
-  return copy(from, to);
-}
-
 // A `--probability` value: `0.` and up to 11 digits read from the bytes (what iptables-save prints),
 // anything else through the general reader.
 export function probabilityAt(b: Uint8Array, from: number, to: number, copy: Copy): number | undefined {
