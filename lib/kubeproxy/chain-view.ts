@@ -5,7 +5,6 @@
  * answer from what they kept; others are read from their rule texts. Pure.
  */
 import { ruleFacts } from '../iptables/rule-facts.ts';
-import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
 import type { EndpointRows } from './endpoint-rows.ts';
 import { canonicalIP, parseProbability } from '../iptables/values.ts';
@@ -27,8 +26,10 @@ export interface ServiceChainView {
   readonly spreads: readonly Spread[];
   /** Endpoint chain → `--seconds` of its `recent --rcheck` affinity rule. */
   readonly affinity: ReadonlyMap<string, number>;
-  /** Masquerade rules (`-j KUBE-MARK-MASQ`) in the chain. */
-  readonly masqRules: readonly RuleFacts[];
+  /** Lines of the masquerade rules (`-j KUBE-MARK-MASQ`) in the chain. */
+  readonly masqLines: readonly number[];
+  /** True when a masquerade rule matches a destination (kube-proxy's ClusterIP masquerade rule). */
+  readonly masqDestination: boolean;
   /** The spreads as endpoint rows, when a compact chain has nothing else (see {@link RowCascade}). */
   readonly cascade?: RowCascade | undefined;
 }
@@ -40,9 +41,9 @@ export interface ServiceChainView {
 export interface RowCascade {
   readonly rows: EndpointRows;
   /** The endpoint row each rule jumps to; -1 when the target is not a declared KUBE-SEP chain. */
-  readonly targets: readonly number[];
+  readonly targets: ArrayLike<number>;
   /** Share of new connections each rule takes. */
-  readonly shares: readonly number[];
+  readonly shares: ArrayLike<number>;
 }
 
 /** A chain that knows its own view (the compact chains of compact-chains.ts). */
@@ -62,8 +63,9 @@ export function readServiceChain(chain: Chain): ServiceChainView {
  */
 export function readServiceRules(chain: Chain, count: number): ServiceChainView & { spreads: Spread[]; remaining: number } {
   const spreads: Spread[] = [];
-  const affinity = new Map<string, number>();
-  const masqRules: RuleFacts[] = [];
+  let affinity: Map<string, number> | undefined; // (most chains have none: no map each)
+  const masqLines: number[] = [];
+  let masqDestination = false;
   let remaining = 1;
   for (let i = 0; i < count; i++) {
     const text = chain.text(i);
@@ -87,23 +89,58 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
       const from = rcheck + 30;
       const to = text.indexOf(' ', from);
       if (to > from && to <= j && isDigits(text, from, to) && text.indexOf(' --seconds ', to) === -1) {
-        affinity.set(text.slice(j + 4), Number(text.slice(from, to)));
+        (affinity ??= new Map()).set(text.slice(j + 4), Number(text.slice(from, to)));
         continue;
       }
     }
+    // ... and the ClusterIP masquerade rule, whose destination iptables-save prints first: "[!] -s X -d Y ... -j KUBE-MARK-MASQ"
+    if (text.endsWith(' -j KUBE-MARK-MASQ') && leadingDestination(text, chain.name.length) && (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1))) {
+      masqLines.push(chain.lineOf(i));
+      masqDestination = true;
+      continue;
+    }
     const rule = ruleFacts(chain.name, text, chain.lineOf(i));
     const target = rule.target;
-    if (target === 'KUBE-MARK-MASQ') { masqRules.push(rule); continue; }
+    if (target === 'KUBE-MARK-MASQ') {
+      masqLines.push(rule.line);
+      if (rule.destination !== undefined) masqDestination = true;
+      continue;
+    }
     if (target === undefined || !target.startsWith('KUBE-SEP-')) continue;
     if (rule.recentCheck) {
-      affinity.set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
+      (affinity ??= new Map()).set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
       continue;
     }
     const p = rule.probability === undefined ? 1 : parseProbability(rule.probability) ?? 1;
     spreads.push({ sep: target, share: remaining * p, line: rule.line });
     remaining *= 1 - p;
   }
-  return { exists: true, spreads, affinity, masqRules, remaining };
+  return { exists: true, spreads, affinity: affinity ?? NO_AFFINITY, masqLines, masqDestination, remaining };
+}
+
+const NO_AFFINITY: ReadonlyMap<string, number> = new Map();
+
+// True when the rule `-A NAME ...` (nameLength long) starts with a destination match, optionally
+// after a source match: `[!] -s X [!] -d `, as iptables-save prints them (the source has no quote).
+function leadingDestination(text: string, nameLength: number): boolean {
+  if (text.charCodeAt(3 + nameLength) !== 32) return false;
+  let at = 4 + nameLength;
+  const not = text.startsWith('! ', at) ? 2 : 0;
+  if (text.startsWith('-s ', at + not)) {
+    const end = text.indexOf(' ', at + not + 3);
+    if (end === -1 || hasQuote(text, at + not + 3, end)) return false;
+    at = end + 1;
+  }
+  if (text.startsWith('! ', at)) at += 2;
+  return text.startsWith('-d ', at);
+}
+
+function hasQuote(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 || c === 39 || c === 92) return true;
+  }
+  return false;
 }
 
 function isDigits(text: string, from: number, to: number): boolean {

@@ -11,6 +11,7 @@ import type { ChainFactory, DumpInfo, TableChainsFactory } from '../iptables/cha
 import { RenderedChain } from '../iptables/rendered-chain.ts';
 import { readServiceRules } from './chain-view.ts';
 import type { RowCascade, ServiceChainView, Spread } from './chain-view.ts';
+import { CascadeColumns } from './cascade-columns.ts';
 import type { EndpointRows } from './endpoint-rows.ts';
 import { NatChains } from './nat-chains.ts';
 import { probabilityAt, scan, scanRule, SPREAD } from './rule-scan.ts';
@@ -24,7 +25,9 @@ export function natChainsFactory(): TableChainsFactory {
 export function kubeChainFactory(): ChainFactory {
   return (table, name, policy, _counters, line, info, chains) => {
     if (table !== 'nat' || policy !== undefined || name.length !== 25) return undefined;
-    if (name.startsWith('KUBE-SVC-') || name.startsWith('KUBE-SVL-')) return new ServiceChain(name, line, info, chains instanceof NatChains ? chains.rows : undefined);
+    if (name.startsWith('KUBE-SVC-') || name.startsWith('KUBE-SVL-')) {
+      return chains instanceof NatChains ? new ServiceChain(name, line, info, chains.rows, chains.cascades) : new ServiceChain(name, line, info, undefined, new CascadeColumns());
+    }
     return undefined;
   };
 }
@@ -45,21 +48,19 @@ export class ServiceChain extends RenderedChain {
   protected fallback: Fallback | undefined;
   #texts: string[] = [];
   #lines: number[] = [];
-  /** The cascade's targets: the endpoint row when declared (resolved while parsing, as declarations come first in a dump), else -1. */
-  #jumps: number[] = [];
-  /** Names of the targets that are not endpoint rows, by cascade index. */
-  #otherTargets: Map<number, string> | undefined;
-  /** `--probability` values; -1 for a rule without one. */
-  #probs: number[] = [];
-  #spreadLines: number[] = [];
+  /** The cascade: rules [#start, #start + #count) of the table's columns (their targets resolved to endpoint rows while parsing, as declarations come first in a dump). */
+  readonly #cascades: CascadeColumns;
+  #start = 0;
+  #count = 0;
   #view: ServiceChainView | undefined;
 
-  constructor(name: string, line: number, info: DumpInfo, endpoints: EndpointRows | undefined) {
+  constructor(name: string, line: number, info: DumpInfo, endpoints: EndpointRows | undefined, cascades: CascadeColumns) {
     super();
     this.name = name;
     this.line = line;
     this.#info = info;
     this.#endpoints = endpoints;
+    this.#cascades = cascades;
   }
 
   get plain(): boolean {
@@ -71,7 +72,7 @@ export class ServiceChain extends RenderedChain {
   }
 
   get size(): number {
-    return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#jumps.length;
+    return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#count;
   }
 
   append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
@@ -81,13 +82,12 @@ export class ServiceChain extends RenderedChain {
         : scan.prob0 === -1 ? 1 : probabilityAt(bytes, scan.prob0, scan.prob1, copy);
       if (prob !== undefined) {
         const row = this.#endpoints?.findAt(bytes, scan.target0) ?? -1;
-        if (row === -1) (this.#otherTargets ??= new Map()).set(this.#jumps.length, copy(scan.target0, scan.target1));
-        this.#jumps.push(row);
-        this.#probs.push(scan.prob0 === -1 ? -1 : prob);
-        this.#spreadLines.push(line);
+        const other = row === -1 ? copy(scan.target0, scan.target1) : undefined;
+        this.#start = this.#cascades.append(this.#start, this.#count, row, scan.prob0 === -1 ? -1 : prob, line, other);
+        this.#count++;
         return true;
       }
-      if (this.#jumps.length === 0) {
+      if (this.#count === 0) {
         this.#texts.push(copy(start, end));
         this.#lines.push(line);
         return false;
@@ -101,13 +101,13 @@ export class ServiceChain extends RenderedChain {
     if (this.fallback !== undefined) return this.fallback.texts[i] as string;
     if (i < this.#texts.length) return this.#texts[i] as string;
     const k = i - this.#texts.length;
-    const prob = this.#probs[k] as number;
+    const prob = this.#cascades.prob(this.#start + k);
     return `-A ${this.name}${prob < 0 ? '' : ` -m statistic --mode random --probability ${prob.toFixed(11)}`} -j ${this.#targetName(k)}`;
   }
 
   lineOf(i: number): number {
     if (this.fallback !== undefined) return this.fallback.lines[i] as number;
-    return i < this.#lines.length ? this.#lines[i] as number : this.#spreadLines[i - this.#lines.length] as number;
+    return i < this.#lines.length ? this.#lines[i] as number : this.#cascades.line(this.#start + i - this.#lines.length);
   }
 
   knownTarget(i: number): string | undefined {
@@ -120,37 +120,39 @@ export class ServiceChain extends RenderedChain {
     if (this.#view !== undefined) return this.#view;
     // the rules kept as texts (all of them once the chain fell back), then the compact cascade
     const head = readServiceRules(this, this.fallback !== undefined ? this.size : this.#texts.length);
-    const shares: number[] = [];
+    const count = this.#count;
+    const shares = new Float64Array(count);
     let remaining = head.remaining;
-    for (let k = 0; k < this.#jumps.length; k++) {
-      const prob = this.#probs[k] as number;
+    for (let k = 0; k < count; k++) {
+      const prob = this.#cascades.prob(this.#start + k);
       const p = prob < 0 ? 1 : prob;
-      shares.push(remaining * p);
+      shares[k] = remaining * p;
       remaining *= 1 - p;
     }
-    const cascade: RowCascade | undefined = this.#endpoints !== undefined && head.spreads.length === 0 && this.#jumps.length > 0
-      ? { rows: this.#endpoints, targets: this.#jumps, shares }
+    const cascade: RowCascade | undefined = this.#endpoints !== undefined && head.spreads.length === 0 && count > 0
+      ? { rows: this.#endpoints, targets: this.#cascades.jumps(this.#start, count), shares }
       : undefined;
-    this.#view = new CompactServiceView(head.spreads, head.affinity, head.masqRules, cascade, () => this.#spreadsOf(shares));
+    this.#view = new CompactServiceView(head, cascade, () => this.#spreadsOf(shares));
     return this.#view;
   }
 
   // The cascade as spreads, for the diff's slow path (a name string and an object each).
-  #spreadsOf(shares: readonly number[]): Spread[] {
+  #spreadsOf(shares: Float64Array): Spread[] {
     const out: Spread[] = [];
-    for (let k = 0; k < this.#jumps.length; k++) {
-      const row = this.#jumps[k] as number;
+    for (let k = 0; k < this.#count; k++) {
+      const row = this.#cascades.jump(this.#start + k);
       out.push({
         sep: this.#targetName(k), target: row === -1 ? undefined : this.#endpoints?.chain(row),
-        share: shares[k] as number, line: this.#spreadLines[k] as number,
+        share: shares[k] as number, line: this.#cascades.line(this.#start + k),
       });
     }
     return out;
   }
 
   #targetName(k: number): string {
-    const row = this.#jumps[k] as number;
-    return row === -1 ? this.#otherTargets?.get(k) as string : (this.#endpoints as EndpointRows).name(row);
+    const i = this.#start + k;
+    const row = this.#cascades.jump(i);
+    return row === -1 ? this.#cascades.other(i) as string : (this.#endpoints as EndpointRows).name(row);
   }
 
   insert(rule: string, line: number, at: number | undefined): void {
@@ -176,10 +178,7 @@ export class ServiceChain extends RenderedChain {
   #clear(): void {
     this.#texts = [];
     this.#lines = [];
-    this.#jumps = [];
-    this.#otherTargets = undefined;
-    this.#probs = [];
-    this.#spreadLines = [];
+    this.#count = 0;
     this.#view = undefined;
   }
 }
@@ -188,15 +187,17 @@ export class ServiceChain extends RenderedChain {
 class CompactServiceView implements ServiceChainView {
   readonly exists = true;
   readonly affinity: ReadonlyMap<string, number>;
-  readonly masqRules: ServiceChainView['masqRules'];
+  readonly masqLines: readonly number[];
+  readonly masqDestination: boolean;
   readonly cascade: RowCascade | undefined;
   #head: Spread[];
   #tail: (() => Spread[]) | undefined;
 
-  constructor(head: Spread[], affinity: ReadonlyMap<string, number>, masqRules: ServiceChainView['masqRules'], cascade: RowCascade | undefined, tail: () => Spread[]) {
-    this.#head = head;
-    this.affinity = affinity;
-    this.masqRules = masqRules;
+  constructor(head: ServiceChainView & { spreads: Spread[] }, cascade: RowCascade | undefined, tail: () => Spread[]) {
+    this.#head = head.spreads;
+    this.affinity = head.affinity;
+    this.masqLines = head.masqLines;
+    this.masqDestination = head.masqDestination;
     this.cascade = cascade;
     this.#tail = tail;
   }

@@ -41,7 +41,7 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
   const visited = new Set<Chain>();
   const svcCache = new Map<Chain, ServiceChainView>();
   const sepCache = new Map<Chain, EndpointChainView>();
-  const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqRules: [] };
+  const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqLines: [], masqDestination: false };
   const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, masq: false, recentSet: false };
   const stats: DiffStats = { servicePorts: 0, expectedEndpoints: 0, checkedChains: 0, nodePortsWithEndpoints: 0 };
   const clusterMasq = inferClusterIPMasquerade(index);
@@ -320,7 +320,7 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
     checkBlock(take(index.filterServices, cipKey), !sp.hasInternal, 'filter/KUBE-SERVICES', cipEntry);
     if (cipTarget !== undefined) {
       checkEndpoints(cipTarget, cipTarget === sp.internalChain ? internalSets : sp.clusterCandidates, cipEntry);
-      if (clusterMasq && svcView(cipTarget).exists && !svcView(cipTarget).masqRules.some((r) => r.destination !== undefined)) {
+      if (clusterMasq && svcView(cipTarget).exists && !svcView(cipTarget).masqDestination) {
         report('missing-masquerade', `${cipTarget} has no ClusterIP masquerade rule (-d ${sp.clusterIP} ... -j KUBE-MARK-MASQ) for traffic from outside the pod network`, { chain: `nat/${cipTarget}` });
       }
     }

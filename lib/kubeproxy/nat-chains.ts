@@ -7,17 +7,22 @@
 import type { Copy } from '../iptables/bytes.ts';
 import type { ByteChains, DumpInfo } from '../iptables/chain.ts';
 import type { Chain } from '../iptables/types.ts';
+import { CascadeColumns } from './cascade-columns.ts';
 import { EndpointRows, isSepName } from './endpoint-rows.ts';
 
 export class NatChains extends Map<string, Chain> implements ByteChains {
   /** The KUBE-SEP chains. */
   readonly rows: EndpointRows;
+  /** The service chains' probability cascades (compact-chains.ts). */
+  readonly cascades: CascadeColumns;
   /** True once a KUBE-SEP name is kept as an object (never, for what kube-proxy writes). */
   #sepObjects = false;
 
   constructor(info: DumpInfo) {
     super();
     this.rows = new EndpointRows(info);
+    // about one cascade rule per endpoint chain (see EndpointRows' sizing)
+    this.cascades = new CascadeColumns(Math.min(1 << 20, Math.ceil((info.sizeHint ?? 0) / 400)));
   }
 
   declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean {

@@ -39,3 +39,21 @@ t.test('reads unusual spellings of the affinity rule as the full rule reader doe
   t.same(affinityOf([`-m recent --rcheck --seconds 1e3 --name ${SEP_A} -j ${SEP_A}`]), [[SEP_A, 1000]], 'not plain digits: read as a number, as before');
   t.same(affinityOf([`-m recent --rcheck --seconds 600 --name ${SEP_B} -j ${SEP_A}`, RCHECK]), [[SEP_A, 10800]], 'keyed by the jump target; a later rule for the same target wins');
 });
+
+t.test('tells a ClusterIP masquerade rule (one with a destination) as the full rule reader does', async (t) => {
+  const masqOf = (rules: string[]): { lines: readonly number[]; destination: boolean } => {
+    const v = readServiceChain(serviceChain(rules));
+    return { lines: v.masqLines, destination: v.masqDestination };
+  };
+  const cases: [string, boolean, string][] = [
+    ['! -s 10.128.0.0/10 -d 10.96.0.1/32 -p tcp -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ', true, 'kube-proxy\'s rule (a local traffic detector)'],
+    ['-d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-MARK-MASQ', true, 'masqueradeAll: no source'],
+    ['-s 10.0.0.0/8 ! -d 10.96.0.1/32 -j KUBE-MARK-MASQ', true, 'a negated destination is a destination'],
+    ['-s 10.0.0.0/8 -m comment --comment "x -d 10.96.0.1/32" -j KUBE-MARK-MASQ', false, 'a destination only in the comment is none'],
+    ['-m comment --comment "-d y" -j KUBE-MARK-MASQ', false, 'no match before the comment'],
+    ['-m comment --comment "ns1/svc1:p80" -d 10.96.0.1/32 -j KUBE-MARK-MASQ', true, 'the destination after the comment (restore input): the full reader'],
+    ["-s '10.0.0.0/8' -d 10.96.0.1/32 -j KUBE-MARK-MASQ", true, 'a quoted source: the full reader'],
+  ];
+  for (const [rule, destination, why] of cases) t.same(masqOf([rule]), { lines: [5], destination }, why);
+  t.same(masqOf([`-j ${SEP_A}`]), { lines: [], destination: false }, 'no masquerade rule');
+});

@@ -27,7 +27,7 @@ const isCompact = (chain: Chain | undefined): boolean => (chain instanceof Endpo
 const sepView = (c: Chain): unknown => { const v = readEndpointChain(c); return { exists: v.exists, dnat: v.dnat, masq: v.masq, recentSet: v.recentSet }; };
 const svcView = (c: Chain): unknown => {
   const v = readServiceChain(c);
-  return { spreads: v.spreads.map((s) => ({ sep: s.sep, share: Number(s.share.toFixed(9)), line: s.line })), affinity: [...v.affinity], masq: v.masqRules.map((r) => r.line) };
+  return { spreads: v.spreads.map((s) => ({ sep: s.sep, share: Number(s.share.toFixed(9)), line: s.line })), affinity: [...v.affinity], masq: v.masqLines, masqDestination: v.masqDestination };
 };
 const ruleFacts = (c: Chain): unknown[] => c.rules.map((r) => ({ line: r.line, source: r.source, protocol: r.protocol, target: r.target, options: r.targetOptions }));
 
@@ -124,5 +124,31 @@ t.test('follows restore input: insert, flush, delete and re-declare', async (t) 
 t.test('reports an unterminated quote in an endpoint chain as in any chain, naming the line', async (t) => {
   for (const rule of [`${SEP_A} -s "10.0.0.1/32 -j KUBE-MARK-MASQ\n`, `${SEP_A} -p tcp -m comment --comment "ns1/svc1 -j DNAT --to-destination 10.0.0.1:80\n`]) {
     t.throws(() => parseNodeRules(Buffer.from(dump(rule)), 'dump.txt'), { code: 'DPS_ERR_RULES_SYNTAX', where: 'dump.txt:5' }, rule.trim());
+  }
+});
+
+t.test('keeps two service chains whose rules alternate (restore input) apart, each in its order', async (t) => {
+  const SVC_B = '-A KUBE-SVC-BBBBBBBBBBBBBBBB';
+  const text = `*nat
+:KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]
+:KUBE-SVC-BBBBBBBBBBBBBBBB - [0:0]
+:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]
+:KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]
+${SVC} -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-AAAAAAAAAAAAAAAA
+${SVC_B} -m statistic --mode random --probability 0.25000000000 -j KUBE-SEP-BBBBBBBBBBBBBBBB
+${SVC} -j KUBE-SEP-BBBBBBBBBBBBBBBB
+${SVC_B} -j KUBE-SEP-CCCCCCCCCCCCCCCC
+${SVC} -m statistic --mode random --probability 0.10000000000 -j KUBE-SEP-CCCCCCCCCCCCCCCC
+-F KUBE-SVC-BBBBBBBBBBBBBBBB
+${SVC_B} -j KUBE-SEP-AAAAAAAAAAAAAAAA
+COMMIT
+`;
+  const { compact, plain } = chainsOf(text);
+  for (const name of ['KUBE-SVC-AAAAAAAAAAAAAAAA', 'KUBE-SVC-BBBBBBBBBBBBBBBB']) {
+    const c = compact.get(name) as Chain;
+    const p = plain.get(name) as Chain;
+    t.ok(isCompact(c), `${name}: kept compactly`);
+    t.same(svcView(c), svcView(p), `${name}: reads as the texts do`);
+    t.same(c.rules.map((r) => [r.target, r.line]), p.rules.map((r) => [r.target, r.line]), `${name}: rendered back, the same rules in the same order`);
   }
 });
