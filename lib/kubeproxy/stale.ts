@@ -10,13 +10,16 @@ import { commentServicePort } from './actual.ts';
 import type { Finding } from './findings.ts';
 import { chainObjects, NatChains } from './nat-chains.ts';
 
-/** Rules in kube-proxy's entry chains that no expected service port accounts for. */
-export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, family: 'IPv4' | 'IPv6'): Finding[] {
+/** The keys of an index's rule lists that service ports took (and so account for), by list map. */
+export type TakenKeys = ReadonlyMap<ReadonlyMap<string, RuleFacts[]>, ReadonlySet<string>>;
+
+/** Rules in kube-proxy's entry chains that no expected service port accounts for (their key is not in `taken`). */
+export function staleRules(index: KubeIndex, taken: TakenKeys, family: 'IPv4' | 'IPv6'): Finding[] {
   const out: Finding[] = [];
-  const groups: [string, Iterable<RuleFacts[]>][] = [
-    ['nat/KUBE-SERVICES', index.natServices.values()], ['nat/KUBE-NODEPORTS', index.natNodePorts.values()],
-    ['filter/KUBE-SERVICES', index.filterServices.values()], ['filter/KUBE-EXTERNAL-SERVICES', index.filterExternal.values()],
-    ['filter/KUBE-PROXY-FIREWALL', index.filterFirewall.values()], ['filter/KUBE-NODEPORTS', index.filterNodePorts.values()],
+  const groups: [string, ReadonlyMap<string, RuleFacts[]>][] = [
+    ['nat/KUBE-SERVICES', index.natServices], ['nat/KUBE-NODEPORTS', index.natNodePorts],
+    ['filter/KUBE-SERVICES', index.filterServices], ['filter/KUBE-EXTERNAL-SERVICES', index.filterExternal],
+    ['filter/KUBE-PROXY-FIREWALL', index.filterFirewall], ['filter/KUBE-NODEPORTS', index.filterNodePorts],
   ];
   const seen = new Set<string>();
   const emit = (chain: string, rule: RuleFacts): void => {
@@ -34,7 +37,10 @@ export function staleRules(index: KubeIndex, consumed: ReadonlySet<RuleFacts>, f
         : `${chain} still handles ${sp} (${what}), which the API no longer has`,
     });
   };
-  for (const [chain, lists] of groups) for (const rules of lists) for (const r of rules) if (!consumed.has(r)) emit(chain, r);
+  for (const [chain, lists] of groups) {
+    const keys = taken.get(lists);
+    for (const [key, rules] of lists) if (keys === undefined || !keys.has(key)) for (const r of rules) emit(chain, r);
+  }
   for (const r of index.unkeyed) {
     // Rules kube-proxy writes without an address/port key: the nodeports jump, firewall fall-through.
     if (r.target === 'KUBE-NODEPORTS' || r.target === 'RETURN') continue;
