@@ -41,25 +41,20 @@ class LazyEndpoint implements ExpectedEndpoint {
   #context: ChainContext | undefined;
   #chain: string | undefined;
 
-  constructor(id: string, ip: string, port: number, conditions: number, nodeName: string, hints: EndpointHints | null | undefined) {
+  constructor(id: string, ip: string, port: number, conditions: number, nodeName: string, hints: EndpointHints | null | undefined, context: ChainContext, node: string) {
     this.id = id;
     this.ip = ip;
     this.port = port;
     this.conditions = conditions;
     this.nodeName = nodeName;
     this.hints = hints ?? NO_HINTS;
+    this.#context = context;
+    this.local = nodeName !== '' && nodeName === node;
   }
 
   get ready(): boolean { return (this.conditions & READY) !== 0; }
   get servingTerminating(): boolean { return (this.conditions & (SERVING | TERMINATING)) === (SERVING | TERMINATING); }
   get terminating(): boolean { return (this.conditions & TERMINATING) !== 0; }
-
-  /** Binds the endpoint to its service port (once the port is known to use it). */
-  bind(context: ChainContext, node: string): this {
-    this.#context = context;
-    this.local = this.nodeName !== '' && this.nodeName === node;
-    return this;
-  }
 
   get chain(): string {
     const c = this.#context as ChainContext;
@@ -145,14 +140,12 @@ export function* eachExpectedServicePort(view: ClusterView, options: ExpectedOpt
     const clusterIP = svc.clusterIPs.find((ip) => ipFamily(ip) === family);
     if (clusterIP === undefined) continue;
     const slices = byService.get(`${svc.namespace}/${svc.name}`);
-    for (const port of svc.ports) {
-      yield servicePort(svc, port, clusterIP, slices === undefined ? [] : merge(endpointsOf(slices, port, family)), family, node);
-    }
+    for (const port of svc.ports) yield servicePort(svc, port, clusterIP, slices, family, node);
   }
 }
 
 // The endpoints of a service port in all its slices, in slice order.
-function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, family: 4 | 6): LazyEndpoint[] {
+function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, family: 4 | 6, context: ChainContext, node: string): LazyEndpoint[] {
   const eps: LazyEndpoint[] = [];
   for (const slice of slices) {
     for (const p of slice.ports) {
@@ -161,7 +154,7 @@ function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, fami
       const { ips, conditions, nodeNames, hints } = slice.endpoints;
       for (let i = 0; i < ips.length; i++) {
         const ip = ips[i] as string;
-        eps.push(new LazyEndpoint(family === 4 ? ip + suffix : `[${ip}]${suffix}`, ip, p.port, conditions.charCodeAt(i) - 48, nodeNames[i] as string, hints?.[i]));
+        eps.push(new LazyEndpoint(family === 4 ? ip + suffix : `[${ip}]${suffix}`, ip, p.port, conditions.charCodeAt(i) - 48, nodeNames[i] as string, hints?.[i], context, node));
       }
     }
   }
@@ -189,15 +182,16 @@ function merge(eps: LazyEndpoint[]): LazyEndpoint[] {
 
 function servicePort(
   svc: ServiceInput, port: ServiceInput['ports'][number], clusterIP: string,
-  endpoints: LazyEndpoint[], family: 4 | 6, node: NodeInput,
+  slices: readonly SliceInput[] | undefined, family: 4 | 6, node: NodeInput,
 ): ExpectedServicePort {
   const service = `${svc.namespace}/${svc.name}`;
   const name = port.name === '' ? service : `${service}:${port.name}`;
   const proto = port.protocol;
-  const sameFamily = (ip: string): boolean => ipFamily(ip.split('/')[0] ?? '') === family;
-  const externalIPs = svc.externalIPs.filter(sameFamily);
-  const loadBalancerIPs = svc.loadBalancerIPs.filter(sameFamily);
-  const sourceRanges = svc.sourceRanges.filter(sameFamily);
+  const context: ChainContext = { servicePort: name, protocol: proto };
+  const endpoints = slices === undefined ? [] : merge(endpointsOf(slices, port, family, context, node.name));
+  const externalIPs = ofFamily(svc.externalIPs, family);
+  const loadBalancerIPs = ofFamily(svc.loadBalancerIPs, family);
+  const sourceRanges = ofFamily(svc.sourceRanges, family);
   const nodePort = svc.type === 'ClusterIP' ? 0 : port.nodePort;
   const externallyAccessible = nodePort !== 0 || loadBalancerIPs.length > 0 || externalIPs.length > 0;
   const externalLocal = svc.externalTrafficPolicy === 'Local' &&
@@ -206,10 +200,13 @@ function servicePort(
   const usesCluster = !internalLocal || externallyAccessible;
   const usesLocal = internalLocal || (externalLocal && externallyAccessible);
 
-  const context: ChainContext = { servicePort: name, protocol: proto };
-  for (const e of endpoints) e.bind(context, node.name);
-  const ready = endpoints.filter((e) => e.ready);
-  const servingTerminating = endpoints.filter((e) => e.servingTerminating);
+  const ready: LazyEndpoint[] = [];
+  const servingTerminating: LazyEndpoint[] = [];
+  for (let i = 0; i < endpoints.length; i++) {
+    const e = endpoints[i] as LazyEndpoint;
+    if (e.ready) ready.push(e);
+    if (e.servingTerminating) servingTerminating.push(e);
+  }
 
   let clusterCandidates: ExpectedEndpoint[][] = [[]];
   let hasEndpoints = false;
@@ -237,20 +234,65 @@ function servicePort(
   });
 }
 
+// The addresses of one family (CIDRs by their address); a service usually has none.
+function ofFamily(ips: readonly string[], family: 4 | 6): readonly string[] {
+  return ips.length === 0 ? ips : ips.filter((ip) => ipFamily(ip.split('/')[0] ?? '') === family);
+}
+
 /** The facts of a service port, without its chain names. */
 type PortFacts = Omit<ExpectedServicePort, 'svcChain' | 'svlChain' | 'extChain' | 'fwChain' | 'internalChain' | 'externalPolicyChain'>;
 
 /** A service port; its chain names are SHA-256 hashes, computed when first read (most ports never need SVL/EXT/FW). */
-// The facts are the constructor's argument, copied as they are: the interface declares them.
-interface ExpectedPort extends PortFacts {}
 class ExpectedPort implements ExpectedServicePort {
+  readonly service: string;
+  readonly portLabel: string;
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly clusterIP: string;
+  readonly port: number;
+  readonly nodePort: number;
+  readonly externalIPs: readonly string[];
+  readonly loadBalancerIPs: readonly string[];
+  readonly sourceRanges: readonly string[];
+  readonly healthCheckNodePort: number;
+  readonly affinitySeconds: number | undefined;
+  readonly internalLocal: boolean;
+  readonly externalLocal: boolean;
+  readonly clusterCandidates: readonly (readonly ExpectedEndpoint[])[];
+  readonly localEndpoints: readonly ExpectedEndpoint[];
+  readonly hasEndpoints: boolean;
+  readonly hasInternal: boolean;
+  readonly hasExternal: boolean;
+  readonly externallyAccessible: boolean;
+  readonly usesFirewall: boolean;
   #svc: string | undefined;
   #svl: string | undefined;
   #ext: string | undefined;
   #fw: string | undefined;
 
-  constructor(facts: PortFacts) {
-    Object.assign(this, facts);
+  // (each field assigned by name: one shape for every port, no copying builtin)
+  constructor(f: PortFacts) {
+    this.service = f.service;
+    this.portLabel = f.portLabel;
+    this.name = f.name;
+    this.protocol = f.protocol;
+    this.clusterIP = f.clusterIP;
+    this.port = f.port;
+    this.nodePort = f.nodePort;
+    this.externalIPs = f.externalIPs;
+    this.loadBalancerIPs = f.loadBalancerIPs;
+    this.sourceRanges = f.sourceRanges;
+    this.healthCheckNodePort = f.healthCheckNodePort;
+    this.affinitySeconds = f.affinitySeconds;
+    this.internalLocal = f.internalLocal;
+    this.externalLocal = f.externalLocal;
+    this.clusterCandidates = f.clusterCandidates;
+    this.localEndpoints = f.localEndpoints;
+    this.hasEndpoints = f.hasEndpoints;
+    this.hasInternal = f.hasInternal;
+    this.hasExternal = f.hasExternal;
+    this.externallyAccessible = f.externallyAccessible;
+    this.usesFirewall = f.usesFirewall;
   }
 
   get svcChain(): string { return this.#svc ??= serviceChainName('KUBE-SVC-', this.name, this.protocol); }
