@@ -54,7 +54,8 @@ export class EndpointRows {
   #count = 0;
   #live = 0;
   #names = Buffer.alloc(SEP_NAME_LENGTH * 1024);
-  #slots = new Int32Array(4096); // row + 1, 0 when empty
+  /** Open addressing, a pair per slot: row + 1 (0: empty, -1: its row was deleted) and the name's hash. */
+  #slots = new Int32Array(2 * 4096);
   #state = new Uint8Array(1024);
   #proto = new Uint8Array(1024);
   #declLine = new Int32Array(1024);
@@ -83,7 +84,7 @@ export class EndpointRows {
     const rows = Math.min(1 << 20, Math.ceil((info.sizeHint ?? 0) / 400));
     if (rows > this.#state.length) {
       this.#size(rows);
-      this.#slots = new Int32Array(2 ** Math.ceil(Math.log2(rows * 2)));
+      this.#slots = new Int32Array(2 * 2 ** Math.ceil(Math.log2(rows * 1.5)));
       this.#arena = Buffer.alloc(rows * 28); // a source and a destination address each
     }
   }
@@ -109,9 +110,10 @@ export class EndpointRows {
   declareAt(bytes: Uint8Array, start: number, end: number, line: number): boolean {
     if (end - start !== SEP_NAME_LENGTH || !isSepAt(bytes, start) || !isAsciiAt(bytes, start)) return false;
     if (this.#count === this.#state.length) this.#growRows();
-    if ((this.#count + 1) * 2 > this.#slots.length) this.#growSlots();
+    if ((this.#count + 1) * 3 > this.#slots.length) this.#growSlots(); // (load under 2/3)
     // one probe: a declared name is flushed, else the row goes into the empty slot the probe ended on
-    const slot = this.#probe(bytes, start);
+    const h = hashAt(bytes, start);
+    const slot = this.#probe(bytes, start, h);
     const found = (this.#slots[slot] as number) - 1;
     if (found !== -1) {
       this.flush(found);
@@ -121,6 +123,7 @@ export class EndpointRows {
     copyBytes(bytes, start, this.#names, row * SEP_NAME_LENGTH, SEP_NAME_LENGTH);
     this.#declLine[row] = line;
     this.#slots[slot] = row + 1;
+    this.#slots[slot + 1] = h;
     this.#live++;
     return true;
   }
@@ -323,6 +326,9 @@ export class EndpointRows {
   /** Deletes the chain (`-X`): its name is free again; references to the row see it as removed. */
   remove(row: number): void {
     if (this.removed(row)) return;
+    // its slot stays taken (probe sequences pass over it), never matched again
+    const at = row * SEP_NAME_LENGTH;
+    this.#slots[this.#probe(this.#names, at, hashAt(this.#names, at))] = -1;
     this.flush(row);
     this.#state[row] = REMOVED;
     this.#live--;
@@ -398,17 +404,17 @@ export class EndpointRows {
   }
 
   #find(bytes: Uint8Array, at: number): number {
-    return (this.#slots[this.#probe(bytes, at)] as number) - 1;
+    return (this.#slots[this.#probe(bytes, at, hashAt(bytes, at))] as number) - 1;
   }
 
-  // The slot of the live row named bytes[at, at + 25), else the empty slot that ends its probe sequence.
-  #probe(bytes: Uint8Array, at: number): number {
+  // The slot (index of its pair) of the live row named bytes[at, at + 25), else of the empty slot
+  // that ends its probe sequence. Names are compared only where the hashes are equal.
+  #probe(bytes: Uint8Array, at: number, h: number): number {
     const slots = this.#slots;
-    const mask = slots.length - 1;
-    for (let i = hashAt(bytes, at) & mask; ; i = (i + 1) & mask) {
-      const row = (slots[i] as number) - 1;
-      // a removed row stays in its probe sequence, never matched: a re-declared name is a new row
-      if (row === -1 || (((this.#state[row] as number) & REMOVED) === 0 && this.#nameAt(row, bytes, at))) return i;
+    const mask = slots.length - 2;
+    for (let i = (h << 1) & mask; ; i = (i + 2) & mask) {
+      const r = slots[i] as number;
+      if (r === 0 || (r > 0 && slots[i + 1] === h && this.#nameAt(r - 1, bytes, at))) return i;
     }
   }
 
@@ -420,17 +426,18 @@ export class EndpointRows {
     return true;
   }
 
-  #put(row: number): void {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    let i = hashAt(this.#names, row * SEP_NAME_LENGTH) & mask;
-    while (slots[i] !== 0) i = (i + 1) & mask;
-    slots[i] = row + 1;
-  }
-
   #growSlots(): void {
-    this.#slots = new Int32Array(this.#slots.length * 4);
-    for (let row = 0; row < this.#count; row++) this.#put(row);
+    const slots = new Int32Array(this.#slots.length * 4);
+    const mask = slots.length - 2;
+    for (let row = 0; row < this.#count; row++) {
+      if (this.removed(row)) continue;
+      const h = hashAt(this.#names, row * SEP_NAME_LENGTH);
+      let i = (h << 1) & mask;
+      while (slots[i] !== 0) i = (i + 2) & mask;
+      slots[i] = row + 1;
+      slots[i + 1] = h;
+    }
+    this.#slots = slots;
   }
 
   #growRows(): void {
@@ -563,14 +570,17 @@ function isAsciiAt(b: Uint8Array, at: number): boolean {
   return true;
 }
 
-// Hash of the 16 base32 characters after "KUBE-SEP-" (themselves a SHA-256 prefix).
-// FNV-1a, then mixed (murmur3's finalizer): the table indexes by the low bits.
-function hashAt(bytes: Uint8Array, at: number): number {
-  let h = 0x811c9dc5;
-  for (let i = at + 9; i < at + SEP_NAME_LENGTH; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+// Hash of the 16 base32 characters after "KUBE-SEP-" (themselves a SHA-256 prefix): read as four
+// 32-bit words, combined and mixed (murmur3's constants and finalizer); the table indexes by the low bits.
+function hashAt(b: Uint8Array, at: number): number {
+  const a = at + 9;
+  let h = (b[a] as number) | ((b[a + 1] as number) << 8) | ((b[a + 2] as number) << 16) | ((b[a + 3] as number) << 24);
+  h = Math.imul(h, 0xcc9e2d51) ^ ((b[a + 4] as number) | ((b[a + 5] as number) << 8) | ((b[a + 6] as number) << 16) | ((b[a + 7] as number) << 24));
+  h = Math.imul(h, 0x1b873593) ^ ((b[a + 8] as number) | ((b[a + 9] as number) << 8) | ((b[a + 10] as number) << 16) | ((b[a + 11] as number) << 24));
+  h = Math.imul(h, 0xcc9e2d51) ^ ((b[a + 12] as number) | ((b[a + 13] as number) << 8) | ((b[a + 14] as number) << 16) | ((b[a + 15] as number) << 24));
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16);
 }
 
 // Index in PROTOCOLS of the `-p` value at bytes[from, to) (0: none), -1 for another protocol.
