@@ -9,7 +9,7 @@
  */
 import { agentError } from '../errors.ts';
 import { isAscii, isUtf8 } from 'node:buffer';
-import { bytesStartWith, latin1Copier, lineAt, utf8Copier } from './bytes.ts';
+import { bytesStartWith, latin1At, latin1Copier, lineAt, utf8Copier } from './bytes.ts';
 import type { Copy } from './bytes.ts';
 import { preview, TextChain } from './chain.ts';
 import { RULE_KEPT_TEXT, RULE_NOT_MINE } from './chain.ts';
@@ -17,12 +17,6 @@ import type { ByteChains, ChainFactory, DumpInfo, ParsedChain, TableChainsFactor
 import { tokenizeLine } from './tokenize.ts';
 
 import type { Backend, Counters, Ruleset, Table } from './types.ts';
-
-// A line's end (and a name's, a quote's): TypedArray's own indexOf, not Buffer's. Buffer#indexOf
-// validates its arguments through a wrapper that makes an array per call unless TurboFan optimizes
-// it away; the scan worker runs without TurboFan (agent/scan-worker.ts), where that was 36 MB of
-// garbage per 10k dump (one array per line) and ~30 more young-generation collections.
-const indexOfByte = Uint8Array.prototype.indexOf;
 
 /** The tables iptables knows. Anything else means the input is not a dump. */
 export const KNOWN_TABLES: ReadonlySet<string> = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
@@ -195,6 +189,10 @@ export class DumpParser {
     let lineNo = this.#lineNo;
     let pos = 0;
     const len = bytes.length;
+    // The piece as a string, byte for byte (latin1), only to find line, name and quote ends:
+    // String#indexOf looks for one character with memchr, TypedArray#indexOf byte by byte in a
+    // loop (~25 ms per 10k dump), Buffer#indexOf through wrappers that make garbage without TurboFan.
+    const ends = latin1At(bytes, 0, len);
     const fail = (code: 'DPS_ERR_RULES_SYNTAX' | 'DPS_ERR_RULES_TRUNCATED', message: string, at = lineNo): never => {
       throw agentError(code, message, { where: `${source}:${at}` });
     };
@@ -208,7 +206,7 @@ export class DumpParser {
     };
     try {
       while (pos < len) {
-        let end = indexOfByte.call(bytes, 10, pos);
+        let end = ends.indexOf('\n', pos);
         if (end === -1) end = len;
         lineNo++;
         const lineEnd = end;
@@ -222,7 +220,7 @@ export class DumpParser {
           if (byteChains !== undefined) {
             const taken = byteChains.appendAt(bytes, pos, lineEnd, lineNo, copy);
             if (taken !== RULE_NOT_MINE) {
-              if (taken === RULE_KEPT_TEXT) checkQuotesAt(bytes, pos, lineEnd, nextQuote, copy, fail);
+              if (taken === RULE_KEPT_TEXT) checkQuotesAt(bytes, ends, pos, lineEnd, nextQuote, copy, fail);
               pos = end + 1;
               section.ruleCount++;
               continue;
@@ -238,7 +236,7 @@ export class DumpParser {
               }
             }
             if (chain === undefined) {
-              const nameEnd = indexOfByte.call(bytes, 32, pos + 3);
+              const nameEnd = ends.indexOf(' ', pos + 3);
               const name = copy(pos + 3, nameEnd === -1 || nameEnd > lineEnd ? lineEnd : nameEnd);
               chain = table.chains.get(name) as ParsedChain | undefined;
               if (chain === undefined) fail('DPS_ERR_RULES_SYNTAX', `Rule for chain "${name}" which is not declared in table "${table.name}"`);
@@ -246,7 +244,7 @@ export class DumpParser {
             }
             lastChain = chain;
           }
-          if (!(chain as ParsedChain).append(bytes, pos, lineEnd, lineNo, copy)) checkQuotesAt(bytes, pos, lineEnd, nextQuote, copy, fail);
+          if (!(chain as ParsedChain).append(bytes, pos, lineEnd, lineNo, copy)) checkQuotesAt(bytes, ends, pos, lineEnd, nextQuote, copy, fail);
           pos = end + 1;
           section.ruleCount++;
           continue;
@@ -256,7 +254,7 @@ export class DumpParser {
         lastChain = undefined;
         if (first === 58 /* : */ && table !== undefined && lineEnd - lineStart > 9 && bytesStartWith(bytes, lineEnd - 8, ' - [0:0]')) {
           // ":NAME - [0:0]" is most of a large dump's declarations: read without making the line
-          const sp = indexOfByte.call(bytes, 32, lineStart);
+          const sp = ends.indexOf(' ', lineStart);
           if (sp === lineEnd - 8) {
             if (byteChains !== undefined && byteChains.declareAt(bytes, lineStart + 1, sp, lineNo)) continue;
             this.#declare(table, copy(lineStart + 1, sp), '-', ZERO, lineNo, false);
@@ -391,18 +389,19 @@ function addRule(
 // The same, on a rule still in the bytes (no string made for it). `next` remembers where the next
 // quote of each kind is, so that the piece is scanned for quotes once, not once per line.
 function checkQuotesAt(
-  bytes: Uint8Array, start: number, end: number, next: { dq: number; sq: number }, copy: Copy,
+  bytes: Uint8Array, text: string, start: number, end: number, next: { dq: number; sq: number }, copy: Copy,
   fail: (code: 'DPS_ERR_RULES_SYNTAX', message: string) => never,
 ): void {
-  if (next.dq !== -1 && next.dq < start) next.dq = indexOfByte.call(bytes, 34, start);
-  if (next.sq !== -1 && next.sq < start) next.sq = indexOfByte.call(bytes, 39, start);
+  // (`text` is the piece as latin1: a character per byte, searched with memchr)
+  if (next.dq !== -1 && next.dq < start) next.dq = text.indexOf('"', start);
+  if (next.sq !== -1 && next.sq < start) next.sq = text.indexOf("'", start);
   const hasDq = next.dq !== -1 && next.dq < end;
   const hasSq = next.sq !== -1 && next.sq < end;
   if (!hasDq && !hasSq) return;
   if (!hasSq) {
     let count = 0;
     let backslash = false;
-    for (let i = next.dq; i !== -1 && i < end; i = indexOfByte.call(bytes, 34, i + 1)) {
+    for (let i = next.dq; i !== -1 && i < end; i = text.indexOf('"', i + 1)) {
       count++;
       if (bytes[i - 1] === 92 /* \\ */) backslash = true;
     }
