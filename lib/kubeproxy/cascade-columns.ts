@@ -64,11 +64,6 @@ export class CascadeColumns {
     return this.#others.get(i);
   }
 
-  /** The jumps of a range, as a view (valid as long as the range is not appended to). */
-  jumps(start: number, count: number): Int32Array {
-    return this.#jumps.subarray(start, start + count);
-  }
-
   // Copies a range to the end; returns its new start.
   #move(start: number, count: number): number {
     while (this.#length + count + 1 > this.#jumps.length) this.#grow();

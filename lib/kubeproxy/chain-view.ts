@@ -6,6 +6,7 @@
  */
 import { ruleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
+import type { CascadeColumns } from './cascade-columns.ts';
 import type { EndpointRows } from './endpoint-rows.ts';
 import { canonicalIP, parseProbability } from '../iptables/values.ts';
 
@@ -36,14 +37,16 @@ export interface ServiceChainView {
 
 /**
  * A compact service chain's cascade as endpoint rows (endpoint-rows.ts), parallel to `spreads`:
- * read by the diff without a Spread object or a chain name string per endpoint.
+ * rules [start, start + count) of the table's cascade columns, read by the diff without a Spread
+ * object or a chain name string per endpoint.
  */
 export interface RowCascade {
   readonly rows: EndpointRows;
-  /** The endpoint row each rule jumps to; -1 when the target is not a declared KUBE-SEP chain. */
-  readonly targets: ArrayLike<number>;
-  /** Share of new connections each rule takes. */
-  readonly shares: ArrayLike<number>;
+  readonly columns: CascadeColumns;
+  readonly start: number;
+  readonly count: number;
+  /** Share of new connections the rules before the cascade leave to it (1 when they take none). */
+  readonly remaining: number;
 }
 
 /** A chain that knows its own view (the compact chains of compact-chains.ts). */

@@ -120,31 +120,26 @@ export class ServiceChain extends RenderedChain {
     if (this.#view !== undefined) return this.#view;
     // the rules kept as texts (all of them once the chain fell back), then the compact cascade
     const head = readServiceRules(this, this.fallback !== undefined ? this.size : this.#texts.length);
-    const count = this.#count;
-    const shares = new Float64Array(count);
-    let remaining = head.remaining;
-    for (let k = 0; k < count; k++) {
-      const prob = this.#cascades.prob(this.#start + k);
-      const p = prob < 0 ? 1 : prob;
-      shares[k] = remaining * p;
-      remaining *= 1 - p;
-    }
-    const cascade: RowCascade | undefined = this.#endpoints !== undefined && head.spreads.length === 0 && count > 0
-      ? { rows: this.#endpoints, targets: this.#cascades.jumps(this.#start, count), shares }
+    const cascade: RowCascade | undefined = this.#endpoints !== undefined && head.spreads.length === 0 && this.#count > 0
+      ? { rows: this.#endpoints, columns: this.#cascades, start: this.#start, count: this.#count, remaining: head.remaining }
       : undefined;
-    this.#view = new CompactServiceView(head, cascade, () => this.#spreadsOf(shares));
+    this.#view = new CompactServiceView(head, cascade, this);
     return this.#view;
   }
 
-  // The cascade as spreads, for the diff's slow path (a name string and an object each).
-  #spreadsOf(shares: Float64Array): Spread[] {
+  /** The cascade as spreads after the head's (`remaining`: the share the head leaves), for the diff's slow path (a name string and an object each). */
+  cascadeSpreads(remaining: number): Spread[] {
     const out: Spread[] = [];
     for (let k = 0; k < this.#count; k++) {
-      const row = this.#cascades.jump(this.#start + k);
+      const i = this.#start + k;
+      const row = this.#cascades.jump(i);
+      const prob = this.#cascades.prob(i);
+      const p = prob < 0 ? 1 : prob;
       out.push({
         sep: this.#targetName(k), target: row === -1 ? undefined : this.#endpoints?.chain(row),
-        share: shares[k] as number, line: this.#cascades.line(this.#start + k),
+        share: remaining * p, line: this.#cascades.line(i),
       });
+      remaining *= 1 - p;
     }
     return out;
   }
@@ -191,21 +186,23 @@ class CompactServiceView implements ServiceChainView {
   readonly masqDestination: boolean;
   readonly cascade: RowCascade | undefined;
   #head: Spread[];
-  #tail: (() => Spread[]) | undefined;
+  #remaining: number;
+  #chain: ServiceChain | undefined;
 
-  constructor(head: ServiceChainView & { spreads: Spread[] }, cascade: RowCascade | undefined, tail: () => Spread[]) {
+  constructor(head: ServiceChainView & { spreads: Spread[]; remaining: number }, cascade: RowCascade | undefined, chain: ServiceChain) {
     this.#head = head.spreads;
+    this.#remaining = head.remaining;
     this.affinity = head.affinity;
     this.masqLines = head.masqLines;
     this.masqDestination = head.masqDestination;
     this.cascade = cascade;
-    this.#tail = tail;
+    this.#chain = chain;
   }
 
   get spreads(): readonly Spread[] {
-    if (this.#tail !== undefined) {
-      for (const s of this.#tail()) this.#head.push(s);
-      this.#tail = undefined;
+    if (this.#chain !== undefined) {
+      for (const s of this.#chain.cascadeSpreads(this.#remaining)) this.#head.push(s);
+      this.#chain = undefined;
     }
     return this.#head;
   }

@@ -193,22 +193,28 @@ class PortsDiff {
   // (sorted as the expected model is). Returns that set.
   #evenInOrder(view: ServiceChainView, sets: EndpointSets): readonly ExpectedEndpoint[] | undefined {
     const c = view.cascade;
-    const n = c !== undefined ? c.targets.length : view.spreads.length;
+    const n = c !== undefined ? c.count : view.spreads.length;
     if (n === 0) return undefined;
-    for (let k = 0; k < n; k++) {
-      if (c === undefined) {
-        if (!isFairShare((view.spreads[k] as Spread).share, n)) return undefined;
-        continue;
+    if (c === undefined) {
+      for (let k = 0; k < n; k++) if (!isFairShare((view.spreads[k] as Spread).share, n)) return undefined;
+    } else {
+      // each rule's share: what the rules before it leave, times its probability
+      const columns = c.columns;
+      let remaining = c.remaining;
+      for (let k = 0; k < n; k++) {
+        const row = columns.jump(c.start + k);
+        const prob = columns.prob(c.start + k);
+        const p = prob < 0 ? 1 : prob;
+        if (row === -1 || c.rows.removed(row) || !isFairShare(remaining * p, n)) return undefined;
+        remaining *= 1 - p;
       }
-      const row = c.targets[k] as number;
-      if (row === -1 || c.rows.removed(row) || !isFairShare(c.shares[k] as number, n)) return undefined;
     }
     next: for (let i = 0; i < sets.length; i++) {
       const set = sets[i] as readonly ExpectedEndpoint[];
       if (set.length !== n) continue;
       for (let k = 0; k < n; k++) {
         const id = (set[k] as ExpectedEndpoint).id;
-        if (c !== undefined ? !c.rows.dnatIs(c.targets[k] as number, id) : this.#spreadView(view.spreads[k] as Spread).dnat !== id) continue next;
+        if (c !== undefined ? !c.rows.dnatIs(c.columns.jump(c.start + k), id) : this.#spreadView(view.spreads[k] as Spread).dnat !== id) continue next;
       }
       return set;
     }
@@ -238,7 +244,7 @@ class PortsDiff {
       for (let k = 0; k < inOrder.length; k++) {
         if (cascade !== undefined) {
           const rows = cascade.rows;
-          const row = cascade.targets[k] as number;
+          const row = cascade.columns.jump(cascade.start + k);
           rows.markReached(row, this.#visit);
           // the name only when there is something to check beyond the row's mark
           const masq = rows.masq(row);
