@@ -6,7 +6,7 @@ import { targetOption } from '../iptables/rule.ts';
 import { chainFacts } from '../iptables/rule-facts.ts';
 import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain, Ruleset } from '../iptables/types.ts';
-import { parseCidr, parseMark } from '../iptables/values.ts';
+import { isCanonicalIPv4, parseCidr, parseMark } from '../iptables/values.ts';
 
 /** Rules indexed by what they match. */
 export interface KubeIndex {
@@ -86,6 +86,11 @@ export function addressKey(rule: RuleFacts): string | undefined {
 
 /** The canonical IP of a host address (`10.0.0.1`, `10.0.0.1/32`), undefined for a network. */
 export function hostAddress(text: string): string | undefined {
+  // the common case, a host as iptables-save prints it: canonical IPv4 and /32 (no object made)
+  if (text.endsWith('/32')) {
+    const ip = text.slice(0, -3);
+    if (isCanonicalIPv4(ip)) return ip;
+  }
   const c = parseCidr(text);
   if (c === undefined) return undefined;
   return c.prefix === (c.family === 4 ? 32 : 128) ? c.ip : undefined;

@@ -35,7 +35,7 @@ export interface PreparedNodeRules {
 
 /**
  * Does the part of the check that needs only the rules: picks the ruleset kube-proxy writes to,
- * indexes it and reads its service chains (they keep what they read). `check` runs it while the
+ * indexes it and reads its service chains (they keep the views read). `check` runs it while the
  * cluster objects are still being read. Throws DPS_ERR_RULES_PROXY_MODE as {@link checkNode} does.
  */
 export function prepareNodeRules(rules: NodeRules): PreparedNodeRules {
@@ -44,7 +44,7 @@ export function prepareNodeRules(rules: NodeRules): PreparedNodeRules {
     detectOtherProxyMode(chosen.index, chosen.ruleset);
     // (endpoint rows are not visited: they are read from their columns, not through views)
     for (const chain of chainObjects(chosen.index.nat)) {
-      if (chain instanceof ServiceChain) chain.serviceView();
+      if (chain instanceof ServiceChain) chain.keepView();
     }
     return chosen;
   });

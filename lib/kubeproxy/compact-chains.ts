@@ -52,7 +52,7 @@ export class ServiceChain extends RenderedChain {
   readonly #cascades: CascadeColumns;
   #start = 0;
   #count = 0;
-  #view: ServiceChainView | undefined;
+  #kept: ServiceChainView | undefined;
 
   constructor(name: string, line: number, info: DumpInfo, endpoints: EndpointRows | undefined, cascades: CascadeColumns) {
     super();
@@ -76,7 +76,7 @@ export class ServiceChain extends RenderedChain {
   }
 
   append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
-    this.#view = undefined;
+    this.#kept = undefined;
     if (this.fallback === undefined) {
       const prob = scanRule(bytes, start, end, this.name.length) !== SPREAD ? undefined
         : scan.prob0 === -1 ? 1 : probabilityAt(bytes, scan.prob0, scan.prob1, copy);
@@ -115,16 +115,24 @@ export class ServiceChain extends RenderedChain {
     return this.#targetName(i - this.#texts.length);
   }
 
+  /**
+   * Reads the view now and keeps it until the chain changes (`check` reads the views while the
+   * cluster is still being read). Otherwise a view is read on each call: one kept per chain would
+   * outlive the diff (20k at 10k services, promoted out of the young generation).
+   */
+  keepView(): void {
+    this.#kept = this.serviceView();
+  }
+
   /** How the chain spreads new connections (see chain-view.ts). */
   serviceView(): ServiceChainView {
-    if (this.#view !== undefined) return this.#view;
+    if (this.#kept !== undefined) return this.#kept;
     // the rules kept as texts (all of them once the chain fell back), then the compact cascade
     const head = readServiceRules(this, this.fallback !== undefined ? this.size : this.#texts.length);
     const cascade: RowCascade | undefined = this.#endpoints !== undefined && head.spreads.length === 0 && this.#count > 0
       ? { rows: this.#endpoints, columns: this.#cascades, start: this.#start, count: this.#count, remaining: head.remaining }
       : undefined;
-    this.#view = new CompactServiceView(head, cascade, this);
-    return this.#view;
+    return new CompactServiceView(head, cascade, this);
   }
 
   /** The cascade as spreads after the head's (`remaining`: the share the head leaves), for the diff's slow path (a name string and an object each). */
@@ -151,11 +159,13 @@ export class ServiceChain extends RenderedChain {
   }
 
   insert(rule: string, line: number, at: number | undefined): void {
+    this.#kept = undefined;
     const f = this.#toTexts();
     if (at === undefined) { f.texts.push(rule); f.lines.push(line); } else { f.texts.splice(at, 0, rule); f.lines.splice(at, 0, line); }
   }
 
   flush(): void {
+    this.#kept = undefined;
     this.fallback = undefined;
     this.#clear();
   }
@@ -174,7 +184,6 @@ export class ServiceChain extends RenderedChain {
     this.#texts = [];
     this.#lines = [];
     this.#count = 0;
-    this.#view = undefined;
   }
 }
 

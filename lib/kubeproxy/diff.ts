@@ -53,6 +53,7 @@ class PortsDiff {
   readonly #taken = new Map<ReadonlyMap<string, RuleFacts[]>, Set<string>>();
   // Keyed by the chain object, not its name: identity lookups cost nothing next to string hashing.
   readonly #visited = new Set<Chain>();
+  /** The service chains' views read for the port being checked (a view is read once per port, and dies young). */
   readonly #svcCache = new Map<Chain, ServiceChainView>();
   readonly #sepCache = new Map<Chain, EndpointChainView>();
   readonly #clusterMasq: boolean;
@@ -78,6 +79,7 @@ class PortsDiff {
     const index = this.#index;
     this.#sp = sp;
     this.#checked.clear();
+    this.#svcCache.clear();
     this.stats.servicePorts++;
     if (sp.nodePort !== 0 && sp.hasEndpoints) this.stats.nodePortsWithEndpoints++;
     const internalSets = sp.internalLocal ? [sp.localEndpoints] : sp.clusterCandidates;
@@ -90,7 +92,8 @@ class PortsDiff {
     this.#checkBlock(this.#take(index.filterServices, cipKey), !sp.hasInternal, 'filter/KUBE-SERVICES', cipEntry);
     if (cipTarget !== undefined) {
       this.#checkEndpoints(cipTarget, cipTarget === sp.internalChain ? internalSets : sp.clusterCandidates, cipEntry);
-      if (this.#clusterMasq && this.#svcView(cipTarget).exists && !this.#svcView(cipTarget).masqDestination) {
+      const view = this.#clusterMasq ? this.#svcView(cipTarget) : MISSING_SVC;
+      if (view.exists && !view.masqDestination) {
         this.#report('missing-masquerade', `${cipTarget} has no ClusterIP masquerade rule (-d ${sp.clusterIP} ... -j KUBE-MARK-MASQ) for traffic from outside the pod network`, undefined, `nat/${cipTarget}`);
       }
     }
@@ -162,7 +165,11 @@ class PortsDiff {
     const chain = this.#index.nat.get(name);
     if (chain === undefined) return MISSING_SVC;
     let v = this.#svcCache.get(chain);
-    if (v === undefined) { v = readServiceChain(chain); this.#svcCache.set(chain, v); this.#visited.add(chain); this.stats.checkedChains++; }
+    if (v === undefined) {
+      v = readServiceChain(chain);
+      this.#svcCache.set(chain, v);
+      if (!this.#visited.has(chain)) { this.#visited.add(chain); this.stats.checkedChains++; }
+    }
     return v;
   }
 
