@@ -16,6 +16,10 @@ import type { EndpointRows } from './endpoint-rows.ts';
 import { NatChains } from './nat-chains.ts';
 import { probabilityAt, scan, scanRule, SPREAD } from './rule-scan.ts';
 
+// Shared and never written: a chain replaces them before it keeps a text.
+const NO_TEXTS: string[] = [];
+const NO_LINES: number[] = [];
+
 /** The chains maps for one parse: nat tables keep their KUBE-SEP chains as rows. */
 export function natChainsFactory(): TableChainsFactory {
   return (table, info) => (table === 'nat' ? new NatChains(info) : undefined);
@@ -46,8 +50,9 @@ export class ServiceChain extends RenderedChain {
   readonly #endpoints: EndpointRows | undefined;
   /** Set once the chain holds a rule it cannot keep compactly: from then on, all rules as texts. */
   protected fallback: Fallback | undefined;
-  #texts: string[] = [];
-  #lines: number[] = [];
+  /** The rules before the cascade, as texts (one array shared by all chains while it is empty: most have one or two). */
+  #texts: string[] = NO_TEXTS;
+  #lines: number[] = NO_LINES;
   /** The cascade: rules [#start, #start + #count) of the table's columns (their targets resolved to endpoint rows while parsing, as declarations come first in a dump). */
   readonly #cascades: CascadeColumns;
   #start = 0;
@@ -88,8 +93,8 @@ export class ServiceChain extends RenderedChain {
         return true;
       }
       if (this.#count === 0) {
-        this.#texts.push(copy(start, end));
-        this.#lines.push(line);
+        // (a chain's first arrays are made for one: pushing to an empty array reserves 17)
+        if (this.#texts === NO_TEXTS) { this.#texts = [copy(start, end)]; this.#lines = [line]; } else { this.#texts.push(copy(start, end)); this.#lines.push(line); }
         return false;
       }
     }
@@ -181,8 +186,8 @@ export class ServiceChain extends RenderedChain {
   }
 
   #clear(): void {
-    this.#texts = [];
-    this.#lines = [];
+    this.#texts = NO_TEXTS;
+    this.#lines = NO_LINES;
     this.#count = 0;
   }
 }
