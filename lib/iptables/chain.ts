@@ -34,8 +34,10 @@ export interface ParsedChain extends Chain {
    * Appends the rule at bytes[start, end) of the current piece (a line `-A CHAIN ...`), copying
    * what it keeps with `copy` (a string copied out does not retain the piece).
    * Returns true when it read the whole rule (quotes included), false when it kept the text as is.
+   * `text`: the piece as latin1 (a character per byte) when it has no backslash, so that a quote
+   * ends at the next quote character (found with String#indexOf).
    */
-  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean;
+  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): boolean;
   /** Inserts (`at`) or appends a rule given as a string (`-I`, counters prefix). */
   insert(rule: string, line: number, at: number | undefined): void;
   /** Removes every rule (restore input's re-declaration or `-F`). */
@@ -66,7 +68,7 @@ export interface ByteChains extends Map<string, Chain> {
    * {@link RULE_READ} (read whole), {@link RULE_KEPT_TEXT} (kept as its text; quotes unchecked)
    * or {@link RULE_NOT_MINE}.
    */
-  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number;
+  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): number;
 }
 
 /** What {@link ByteChains.appendAt} did with a rule line. */

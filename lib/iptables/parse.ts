@@ -193,6 +193,8 @@ export class DumpParser {
     // String#indexOf looks for one character with memchr, TypedArray#indexOf byte by byte in a
     // loop (~25 ms per 10k dump), Buffer#indexOf through wrappers that make garbage without TurboFan.
     const ends = latin1At(bytes, 0, len);
+    // ... and for the chains to find a quote's end with, when no backslash can escape one
+    const quotes = ends.indexOf('\\') === -1 ? ends : undefined;
     const fail = (code: 'DPS_ERR_RULES_SYNTAX' | 'DPS_ERR_RULES_TRUNCATED', message: string, at = lineNo): never => {
       throw agentError(code, message, { where: `${source}:${at}` });
     };
@@ -218,7 +220,7 @@ export class DumpParser {
           // The hot path: `-A CHAIN ...`. Rules of one chain come together, so the chain is usually
           // the previous one, found without copying its name.
           if (byteChains !== undefined) {
-            const taken = byteChains.appendAt(bytes, pos, lineEnd, lineNo, copy);
+            const taken = byteChains.appendAt(bytes, pos, lineEnd, lineNo, copy, quotes);
             if (taken !== RULE_NOT_MINE) {
               if (taken === RULE_KEPT_TEXT) checkQuotesAt(bytes, ends, pos, lineEnd, nextQuote, copy, fail);
               pos = end + 1;
@@ -244,7 +246,7 @@ export class DumpParser {
             }
             lastChain = chain;
           }
-          if (!(chain as ParsedChain).append(bytes, pos, lineEnd, lineNo, copy)) checkQuotesAt(bytes, ends, pos, lineEnd, nextQuote, copy, fail);
+          if (!(chain as ParsedChain).append(bytes, pos, lineEnd, lineNo, copy, quotes)) checkQuotesAt(bytes, ends, pos, lineEnd, nextQuote, copy, fail);
           pos = end + 1;
           section.ruleCount++;
           continue;

@@ -19,7 +19,7 @@ export abstract class RenderedChain implements ParsedChain {
   /** The text of rule i (a rule kept as values is rendered without its comment). */
   abstract text(i: number): string;
   abstract lineOf(i: number): number;
-  abstract append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean;
+  abstract append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): boolean;
   abstract insert(rule: string, line: number, at: number | undefined): void;
   abstract flush(): void;
 

@@ -80,10 +80,10 @@ export class ServiceChain extends RenderedChain {
     return this.fallback !== undefined ? this.fallback.texts.length : this.#texts.length + this.#count;
   }
 
-  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
+  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): boolean {
     this.#kept = undefined;
     if (this.fallback === undefined) {
-      const prob = scanRule(bytes, start, end, this.name.length) !== SPREAD ? undefined
+      const prob = scanRule(bytes, start, end, this.name.length, text) !== SPREAD ? undefined
         : scan.prob0 === -1 ? 1 : probabilityAt(bytes, scan.prob0, scan.prob1, copy);
       if (prob !== undefined) {
         const row = this.#endpoints?.findAt(bytes, scan.target0) ?? -1;

@@ -138,7 +138,7 @@ export class EndpointRows {
    * Takes the rule line `-A NAME ...` at bytes[start, end) when NAME is a declared KUBE-SEP chain:
    * READ when kept as values, KEPT_TEXT when kept as its text (quotes not checked), else NOT_MINE.
    */
-  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number {
+  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): number {
     const at = start + 3;
     if (bytes[at + SEP_NAME_LENGTH] !== 32 || !isSepAt(bytes, at)) return NOT_MINE;
     let row = this.#last;
@@ -152,7 +152,7 @@ export class EndpointRows {
       if (row === -1) return NOT_MINE;
       this.#last = row;
     }
-    return this.#append(row, bytes, start, end, line, copy);
+    return this.#append(row, bytes, start, end, line, copy, text);
   }
 
   /** The row of a chain name, -1 when not declared. */
@@ -305,8 +305,8 @@ export class EndpointRows {
   }
 
   /** Appends a rule given as bytes (the chain object's append). */
-  appendRow(row: number, bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
-    return this.#append(row, bytes, start, end, line, copy) === READ;
+  appendRow(row: number, bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): boolean {
+    return this.#append(row, bytes, start, end, line, copy, text) === READ;
   }
 
   /** Inserts (`at`) or appends a rule given as a string (`-I`, a counters prefix): the row holds texts from then on. */
@@ -335,10 +335,10 @@ export class EndpointRows {
     if (this.#last === row) this.#last = -1;
   }
 
-  #append(row: number, bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number {
+  #append(row: number, bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): number {
     const s = this.#state[row] as number;
     if ((s & (TEXTS | HAS_DNAT)) === 0) {
-      const kind = scanRule(bytes, start, end, SEP_NAME_LENGTH);
+      const kind = scanRule(bytes, start, end, SEP_NAME_LENGTH, text);
       if (kind === MASQ && (s & HAS_MASQ) === 0 && scan.src1 - scan.src0 < 256) {
         this.#srcAt[row] = this.#store(bytes, scan.src0, scan.src1);
         this.#srcLength[row] = scan.src1 - scan.src0;
@@ -515,8 +515,8 @@ export class EndpointRowChain extends RenderedChain implements EndpointChainView
     return this.rows.knownTarget(this.row, i);
   }
 
-  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): boolean {
-    return this.rows.appendRow(this.row, bytes, start, end, line, copy);
+  append(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): boolean {
+    return this.rows.appendRow(this.row, bytes, start, end, line, copy, text);
   }
 
   insert(rule: string, line: number, at: number | undefined): void {

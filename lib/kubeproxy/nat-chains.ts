@@ -41,8 +41,8 @@ export class NatChains extends Map<string, Chain> implements ByteChains {
     return super.set(name, chain);
   }
 
-  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy): number {
-    return this.rows.appendAt(bytes, start, end, line, copy);
+  appendAt(bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): number {
+    return this.rows.appendAt(bytes, start, end, line, copy, text);
   }
 
   override get(name: string): Chain | undefined {

@@ -33,11 +33,14 @@ function tokenEnd(b: Uint8Array, at: number, end: number): number {
 
 
 /**
+ * `text`, when given, is the piece as latin1 and has no backslash: a quoted comment ends at the next
+ * quote, found with String#indexOf (memchr) instead of a byte loop.
+ *
  * Reads `-A NAME` followed only by `-s X`, `-p P`, `-m P`, `-m comment --comment C`,
  * `-m statistic --mode random --probability F`, kube-proxy's affinity `-m recent --set ...` and a
  * final `-j T` (`-j DNAT --to-destination D`). Returns the shape, or NONE for anything else.
  */
-export function scanRule(b: Uint8Array, start: number, end: number, nameLength: number): number {
+export function scanRule(b: Uint8Array, start: number, end: number, nameLength: number, text?: string): number {
   scan.src0 = scan.proto0 = scan.prob0 = scan.target0 = scan.dest0 = -1;
   scan.recentSet = false;
   let p = start + 4 + nameLength;
@@ -65,8 +68,13 @@ export function scanRule(b: Uint8Array, start: number, end: number, nameLength: 
         let c = w + 11;
         if (b[c] === 34 /* " */) {
           let close = c + 1;
-          for (let ch = b[close]; ch !== 34; ch = b[++close]) {
-            if (ch === 92 /* \\ */ || close >= end) return NONE;
+          if (text !== undefined) {
+            close = text.indexOf('"', close);
+            if (close === -1 || close >= end) return NONE;
+          } else {
+            for (let ch = b[close]; ch !== 34; ch = b[++close]) {
+              if (ch === 92 /* \\ */ || close >= end) return NONE;
+            }
           }
           c = close + 1;
         } else {

@@ -56,3 +56,24 @@ t.test('reads a probability as printed, and a canonical address only as canonica
   for (const ok of ['10.0.0.1:80', '255.255.255.255:65535', '0.0.0.0:1']) t.ok(canonical(ok), ok);
   for (const no of ['010.0.0.1:80', '10.0.0.256:80', '10.0.0.1:080', '10.0.0.1', '10.0.0.1:', '10.0.0.1:123456', '[fd00::1]:80']) t.notOk(canonical(no), no);
 });
+
+t.test('finds a comment\'s end in the piece\'s text as the byte loop does, never past the line', async (t) => {
+  const lines = [
+    `-A ${SEP} -s 10.0.0.1/32 -m comment --comment "ns/svc:p" -j KUBE-MARK-MASQ`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" -m tcp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -m statistic --mode random --probability 0.50000000000 -j ${SEP}`,
+    `-A ${SEP} -p tcp -m comment --comment "" -j DNAT --to-destination 10.0.0.1:80`, // empty comment
+    `-A ${SEP} -p tcp -m comment --comment "unterminated -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p tcp -m comment --comment "ends the line"`,
+  ];
+  for (const line of lines) {
+    // the next line of the piece has a quote: an unterminated one must not be closed there
+    const piece = `${line}\n-A ${SEP} -m comment --comment "next" -j KUBE-MARK-MASQ\n`;
+    const b = Buffer.from(piece, 'latin1');
+    const chain = line.startsWith(`-A ${SVC}`) ? SVC : SEP;
+    const plain = scanRule(b, 0, line.length, chain.length);
+    const byBytes = { ...scan };
+    t.equal(scanRule(b, 0, line.length, chain.length, piece), plain, `${line}: the same shape`);
+    t.same({ ...scan }, byBytes, `${line}: the same values`);
+  }
+});
