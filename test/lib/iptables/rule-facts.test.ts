@@ -40,6 +40,15 @@ t.test('awkward spellings go through the full parser', async (t) => {
     '-A X ! -s 10.0.0.0/8 -d 10.0.0.1/32 -p tcp -m tcp ! --dport 80 -j KUBE-MARK-MASQ',
     '-A X -p tcp -m recent --set --name KUBE-SEP-A --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.0.0.1:80',
     '-A X -m addrtype ! --dst-type LOCAL -j RETURN',
+    // long spellings and every option read, each told from its text without a string made of it
+    '-A X --source 10.0.0.0/8 --destination 10.0.0.1/32 --protocol udp --in-interface eth0 --match udp --destination-port 53 --jump ACCEPT',
+    '-A X -m addrtype --dst-type LOCAL -m comment --comment "np" -g KUBE-NODEPORTS',
+    '-A X -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-A --mask 255.255.255.255 --rsource -j KUBE-SEP-A',
+    '-A X -m statistic --mode random --probability 0.25000000000 -j KUBE-SEP-A',
+    '-A X -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ',
+    '-A X -m policy --dir in --pol ipsec --destination 10.0.0.1 -j ACCEPT',
+    '-A X -o eth0 -f -c 1 2 -m mark --mark 0x1 -j DNAT --to-destination 10.0.0.1:80',
+    '-A X -m rcheck --rcheck -m set --set -j RETURN',
   ];
   for (const line of cases) {
     t.same(ruleFacts('X', line, 1), factsFromRule(parseRuleText('X', line, 1, 't')), line);
