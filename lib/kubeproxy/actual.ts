@@ -3,10 +3,37 @@
  * where they jump (what service and endpoint chains do is read by chain-view.ts). Pure; values are compared canonically (addresses, marks, probabilities).
  */
 import { targetOption } from '../iptables/rule.ts';
-import { chainFacts } from '../iptables/rule-facts.ts';
+import { chainRuleFacts } from '../iptables/rule-facts.ts';
 import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain, Ruleset } from '../iptables/types.ts';
 import { isCanonicalIPv4, parseCidr, parseMark } from '../iptables/values.ts';
+import { scanEntryRule } from './entry-rule-scan.ts';
+
+/**
+ * A rule of an entry chain in the index: where it jumps, at hand; its other facts read from its text
+ * when asked (the diff needs only the target of the rules a service port accounts for).
+ */
+export class IndexedRule {
+  readonly target: string | undefined;
+  readonly line: number;
+  readonly #chain: Chain;
+  readonly #i: number;
+  #facts: RuleFacts | undefined;
+
+  constructor(chain: Chain, i: number, target: string | undefined, facts?: RuleFacts) {
+    this.#chain = chain;
+    this.#i = i;
+    this.target = target;
+    this.line = chain.lineOf(i);
+    this.#facts = facts;
+  }
+
+  /** Every fact of the rule (read once). */
+  facts(): RuleFacts {
+    this.#facts ??= chainRuleFacts(this.#chain, this.#i);
+    return this.#facts;
+  }
+}
 
 /** Rules indexed by what they match. */
 export interface KubeIndex {
@@ -14,17 +41,17 @@ export interface KubeIndex {
   readonly filter: ReadonlyMap<string, Chain>;
   readonly mangle: ReadonlyMap<string, Chain>;
   /** nat KUBE-SERVICES by `ip|proto|port`. */
-  readonly natServices: Map<string, RuleFacts[]>;
+  readonly natServices: Map<string, IndexedRule[]>;
   /** nat KUBE-NODEPORTS by `proto|port`. */
-  readonly natNodePorts: Map<string, RuleFacts[]>;
+  readonly natNodePorts: Map<string, IndexedRule[]>;
   /** filter KUBE-SERVICES by `ip|proto|port`. */
-  readonly filterServices: Map<string, RuleFacts[]>;
+  readonly filterServices: Map<string, IndexedRule[]>;
   /** filter KUBE-EXTERNAL-SERVICES by `ip|proto|port`, NodePorts by `LOCAL|proto|port`. */
-  readonly filterExternal: Map<string, RuleFacts[]>;
+  readonly filterExternal: Map<string, IndexedRule[]>;
   /** filter KUBE-PROXY-FIREWALL by `ip|proto|port`. */
-  readonly filterFirewall: Map<string, RuleFacts[]>;
+  readonly filterFirewall: Map<string, IndexedRule[]>;
   /** filter KUBE-NODEPORTS by `proto|port`. */
-  readonly filterNodePorts: Map<string, RuleFacts[]>;
+  readonly filterNodePorts: Map<string, IndexedRule[]>;
   /** Rules of those chains the index could not key (e.g. no destination): checked as stale. */
   readonly unkeyed: RuleFacts[];
 }
@@ -42,44 +69,58 @@ export function indexKubeRules(ruleset: Ruleset): KubeIndex {
     natServices: new Map(), natNodePorts: new Map(), filterServices: new Map(),
     filterExternal: new Map(), filterFirewall: new Map(), filterNodePorts: new Map(), unkeyed: [],
   };
-  const add = (map: Map<string, RuleFacts[]>, key: string | undefined, rule: RuleFacts): void => {
-    if (key === undefined) { index.unkeyed.push(rule); return; }
+  const add = (map: Map<string, IndexedRule[]>, key: string, rule: IndexedRule): void => {
     const list = map.get(key);
     if (list === undefined) map.set(key, [rule]);
     else list.push(rule);
   };
-  for (const rule of chainFacts(nat.get('KUBE-SERVICES'))) {
-    if (rule.target === 'KUBE-NODEPORTS') continue;
-    add(index.natServices, addressKey(rule), rule);
-  }
-  for (const rule of chainFacts(nat.get('KUBE-NODEPORTS'))) add(index.natNodePorts, portKey(rule), rule);
-  for (const rule of chainFacts(filter.get('KUBE-SERVICES'))) add(index.filterServices, addressKey(rule), rule);
-  for (const rule of chainFacts(filter.get('KUBE-EXTERNAL-SERVICES'))) {
-    if (rule.destination === undefined && rule.dstTypeLocal) {
-      const pk = portKey(rule);
-      add(index.filterExternal, pk === undefined ? undefined : `LOCAL|${pk}`, rule);
-    } else {
-      add(index.filterExternal, addressKey(rule), rule);
+  // Each rule of a chain, keyed: kube-proxy's shapes read by scanEntryRule, any other through its full facts.
+  const each = (chain: Chain | undefined, keyOf: (destination: string | undefined, protocol: string | undefined, dport: string | undefined, facts: RuleFacts | undefined) => string | undefined, map: Map<string, IndexedRule[]>, skip?: string): void => {
+    if (chain === undefined) return;
+    for (let i = 0; i < chain.size; i++) {
+      const fast = scanEntryRule(chain.text(i), chain.name.length);
+      if (fast !== undefined) {
+        if (fast.target === skip) continue;
+        const key = keyOf(fast.destination, fast.protocol, fast.dport, undefined);
+        if (key !== undefined) { add(map, key, new IndexedRule(chain, i, fast.target)); continue; }
+      }
+      const facts = chainRuleFacts(chain, i);
+      if (skip !== undefined && facts.target === skip) continue;
+      const key = keyOf(facts.destination, facts.protocol, facts.dport, facts);
+      if (key === undefined) index.unkeyed.push(facts);
+      else add(map, key, new IndexedRule(chain, i, facts.target, facts));
     }
-  }
-  for (const rule of chainFacts(filter.get('KUBE-PROXY-FIREWALL'))) add(index.filterFirewall, addressKey(rule), rule);
-  for (const rule of chainFacts(filter.get('KUBE-NODEPORTS'))) add(index.filterNodePorts, portKey(rule), rule);
+  };
+  const byAddress = (destination: string | undefined, protocol: string | undefined, dport: string | undefined, facts: RuleFacts | undefined): string | undefined =>
+    facts !== undefined && facts.destinationNegated ? undefined : addressKeyOf(destination, protocol, dport);
+  const byPort = (_destination: string | undefined, protocol: string | undefined, dport: string | undefined): string | undefined => portKeyOf(protocol, dport);
+  each(nat.get('KUBE-SERVICES'), byAddress, index.natServices, 'KUBE-NODEPORTS');
+  each(nat.get('KUBE-NODEPORTS'), byPort, index.natNodePorts);
+  each(filter.get('KUBE-SERVICES'), byAddress, index.filterServices);
+  // NodePorts (no destination, `--dst-type LOCAL`) by `LOCAL|proto|port`
+  each(filter.get('KUBE-EXTERNAL-SERVICES'), (destination, protocol, dport, facts) => {
+    if (destination === undefined && facts?.dstTypeLocal === true) {
+      const pk = portKeyOf(protocol, dport);
+      return pk === undefined ? undefined : `LOCAL|${pk}`;
+    }
+    return byAddress(destination, protocol, dport, facts);
+  }, index.filterExternal);
+  each(filter.get('KUBE-PROXY-FIREWALL'), byAddress, index.filterFirewall);
+  each(filter.get('KUBE-NODEPORTS'), byPort, index.filterNodePorts);
   return index;
 }
 
 /** `proto|port` of a rule matching `-p proto --dport port`. */
-export function portKey(rule: RuleFacts): string | undefined {
-  const port = rule.dport;
-  if (rule.protocol === undefined || port === undefined || !/^\d+$/.test(port)) return undefined;
-  return `${rule.protocol.toLowerCase()}|${Number(port)}`;
+function portKeyOf(protocol: string | undefined, port: string | undefined): string | undefined {
+  if (protocol === undefined || port === undefined || !/^\d+$/.test(port)) return undefined;
+  return `${protocol.toLowerCase()}|${Number(port)}`;
 }
 
-/** `ip|proto|port` of a rule matching `-d ip -p proto --dport port`. */
-export function addressKey(rule: RuleFacts): string | undefined {
-  const dst = rule.destination;
-  if (dst === undefined || rule.destinationNegated) return undefined;
-  const ip = hostAddress(dst);
-  const pk = portKey(rule);
+/** `ip|proto|port` of a rule matching `-d ip -p proto --dport port` (a host address). */
+function addressKeyOf(destination: string | undefined, protocol: string | undefined, port: string | undefined): string | undefined {
+  if (destination === undefined) return undefined;
+  const ip = hostAddress(destination);
+  const pk = portKeyOf(protocol, port);
   if (ip === undefined || pk === undefined) return undefined;
   return `${ip}|${pk}`;
 }

@@ -8,7 +8,7 @@ import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
 import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
-import type { KubeIndex } from './actual.ts';
+import type { IndexedRule, KubeIndex } from './actual.ts';
 import { readEndpointChain, readServiceChain } from './chain-view.ts';
 import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
 import { EndpointRowChain } from './endpoint-rows.ts';
@@ -50,7 +50,7 @@ class PortsDiff {
   readonly #family: 4 | 6;
   readonly #fam: 'IPv4' | 'IPv6';
   /** Keys of the index's rule lists that a service port took, by map. */
-  readonly #taken = new Map<ReadonlyMap<string, RuleFacts[]>, Set<string>>();
+  readonly #taken = new Map<ReadonlyMap<string, IndexedRule[]>, Set<string>>();
   // Keyed by the chain object, not its name: identity lookups cost nothing next to string hashing.
   readonly #visited = new Set<Chain>();
   /** The service chains' views read for the port being checked (a view is read once per port, and dies young). */
@@ -101,7 +101,7 @@ class PortsDiff {
 
     // 2-4. External IPs, LoadBalancer IPs, NodePort
     const lbChain = sp.usesFirewall ? sp.fwChain : sp.extChain;
-    const external: { entry: string; nat: RuleFacts[]; filterKey: string; want: string }[] = [];
+    const external: { entry: string; nat: IndexedRule[]; filterKey: string; want: string }[] = [];
     for (const ip of sp.externalIPs) {
       const key = `${ip}|${sp.protocol}|${sp.port}`;
       external.push({ entry: `external IP ${this.#ipPort(ip, sp.port)}/${sp.protocol}`, nat: this.#take(index.natServices, key), filterKey: key, want: sp.extChain });
@@ -154,7 +154,7 @@ class PortsDiff {
     return this.#family === 4 ? `${ip}:${port}` : `[${ip}]:${port}`;
   }
 
-  #take(map: Map<string, RuleFacts[]>, key: string): RuleFacts[] {
+  #take(map: Map<string, IndexedRule[]>, key: string): IndexedRule[] {
     const rules = map.get(key);
     if (rules === undefined) return NO_RULES;
     (this.#taken.get(map) as Set<string>).add(key);
@@ -341,11 +341,11 @@ class PortsDiff {
   }
 
   // A filter-table REJECT/DROP for a target that must (not) be blocked.
-  #checkBlock(rules: RuleFacts[], shouldBlock: boolean, chain: string, entry: string): void {
+  #checkBlock(rules: IndexedRule[], shouldBlock: boolean, chain: string, entry: string): void {
     const sp = this.#sp as ExpectedServicePort;
-    let blocking: RuleFacts | undefined;
+    let blocking: IndexedRule | undefined;
     for (let i = 0; i < rules.length && blocking === undefined; i++) {
-      const r = rules[i] as RuleFacts;
+      const r = rules[i] as IndexedRule;
       if (r.target === 'REJECT' || r.target === 'DROP') blocking = r;
     }
     if (shouldBlock && blocking === undefined) {
@@ -356,11 +356,11 @@ class PortsDiff {
   }
 
   // A nat capture rule (KUBE-SERVICES / KUBE-NODEPORTS) for an address.
-  #checkCapture(rules: RuleFacts[], want: string | undefined, chain: string, entry: string): string | undefined {
+  #checkCapture(rules: IndexedRule[], want: string | undefined, chain: string, entry: string): string | undefined {
     const sp = this.#sp as ExpectedServicePort;
-    let jump: RuleFacts | undefined;
+    let jump: IndexedRule | undefined;
     for (let i = 0; i < rules.length && jump === undefined; i++) {
-      const r = rules[i] as RuleFacts;
+      const r = rules[i] as IndexedRule;
       if (r.target !== undefined && r.target.startsWith('KUBE-')) jump = r;
     }
     if (want === undefined) {
@@ -440,7 +440,7 @@ class PortsDiff {
   }
 }
 
-const NO_RULES: RuleFacts[] = [];
+const NO_RULES: IndexedRule[] = [];
 const NO_ENDPOINTS: EndpointSets = [[]];
 
 /** Of several acceptable endpoint sets, the one closest to what the rules do. */

@@ -5,18 +5,18 @@
 import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
 import { PER_SERVICE_PREFIXES } from './chain-names.ts';
-import type { KubeIndex } from './actual.ts';
+import type { IndexedRule, KubeIndex } from './actual.ts';
 import { commentServicePort } from './actual.ts';
 import type { Finding } from './findings.ts';
 import { chainObjects, NatChains } from './nat-chains.ts';
 
 /** The keys of an index's rule lists that service ports took (and so account for), by list map. */
-export type TakenKeys = ReadonlyMap<ReadonlyMap<string, RuleFacts[]>, ReadonlySet<string>>;
+export type TakenKeys = ReadonlyMap<ReadonlyMap<string, IndexedRule[]>, ReadonlySet<string>>;
 
 /** Rules in kube-proxy's entry chains that no expected service port accounts for (their key is not in `taken`). */
 export function staleRules(index: KubeIndex, taken: TakenKeys, family: 'IPv4' | 'IPv6'): Finding[] {
   const out: Finding[] = [];
-  const groups: [string, ReadonlyMap<string, RuleFacts[]>][] = [
+  const groups: [string, ReadonlyMap<string, IndexedRule[]>][] = [
     ['nat/KUBE-SERVICES', index.natServices], ['nat/KUBE-NODEPORTS', index.natNodePorts],
     ['filter/KUBE-SERVICES', index.filterServices], ['filter/KUBE-EXTERNAL-SERVICES', index.filterExternal],
     ['filter/KUBE-PROXY-FIREWALL', index.filterFirewall], ['filter/KUBE-NODEPORTS', index.filterNodePorts],
@@ -39,7 +39,7 @@ export function staleRules(index: KubeIndex, taken: TakenKeys, family: 'IPv4' | 
   };
   for (const [chain, lists] of groups) {
     const keys = taken.get(lists);
-    for (const [key, rules] of lists) if (keys === undefined || !keys.has(key)) for (const r of rules) emit(chain, r);
+    for (const [key, rules] of lists) if (keys === undefined || !keys.has(key)) for (const r of rules) emit(chain, r.facts());
   }
   for (const r of index.unkeyed) {
     // Rules kube-proxy writes without an address/port key: the nodeports jump, firewall fall-through.
