@@ -2,6 +2,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseIptablesSave } from '../../lib/iptables/parse.ts';
+import type { Chain } from '../../lib/iptables/types.ts';
 
 /** Directory of the kube-proxy scenarios. */
 export const KUBEPROXY_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'kubeproxy');
@@ -31,4 +33,15 @@ export function loadScenarios(): Scenario[] {
       restore: read('expected.restore'), nft: read('nft.save'), legacy: read('legacy.save'),
     };
   });
+}
+
+/** Every chain of every scenario's three rulesets (nft, legacy, restore), parsed by the plain parser, with its scenario's name. */
+export function* scenarioChains(): Generator<{ scenario: string; chain: Chain }> {
+  for (const s of loadScenarios()) {
+    for (const text of [s.nft, s.legacy, s.restore]) {
+      for (const rs of parseIptablesSave(text, { source: s.name })) {
+        for (const table of rs.tables.values()) for (const chain of table.chains.values()) yield { scenario: s.name, chain };
+      }
+    }
+  }
 }

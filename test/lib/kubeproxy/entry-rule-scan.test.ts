@@ -1,10 +1,9 @@
 // kube-proxy's entry rules read from their text by their exact shapes: the same address, protocol,
 // port and target as the full rule reader finds, and nothing read that the scanner is not sure of.
 import t from 'tap';
-import { parseIptablesSave } from '../../../lib/iptables/parse.ts';
 import { ruleFacts } from '../../../lib/iptables/rule-facts.ts';
 import { scanEntryRule } from '../../../lib/kubeproxy/entry-rule-scan.ts';
-import { loadScenarios } from '../../helpers/fixtures.ts';
+import { scenarioChains } from '../../helpers/fixtures.ts';
 
 const ENTRY_CHAINS = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL']);
 const factsOf = (chain: string, text: string): unknown => {
@@ -15,23 +14,15 @@ const factsOf = (chain: string, text: string): unknown => {
 t.test('reads every entry rule of every scenario as the full reader does, or leaves it to it', async (t) => {
   let read = 0;
   let left = 0;
-  for (const s of loadScenarios()) {
-    for (const text of [s.nft, s.legacy, s.restore]) {
-      for (const rs of parseIptablesSave(text, { source: s.name })) {
-        for (const table of rs.tables.values()) {
-          for (const chain of table.chains.values()) {
-            if (!ENTRY_CHAINS.has(chain.name)) continue;
-            for (const line of chain.texts) {
-              const fast = scanEntryRule(line, chain.name.length);
-              if (fast === undefined) { left++; continue; }
-              read++;
-              const full = ruleFacts(chain.name, line, 1);
-              if (full.destinationNegated || full.addrtype || full.inInterface !== undefined || full.source !== undefined) t.fail(`${s.name}: read a rule with more matches: ${line}`);
-              t.same({ ...fast }, factsOf(chain.name, line), `${s.name}: ${line}`);
-            }
-          }
-        }
-      }
+  for (const { scenario, chain } of scenarioChains()) {
+    if (!ENTRY_CHAINS.has(chain.name)) continue;
+    for (const line of chain.texts) {
+      const fast = scanEntryRule(line, chain.name.length);
+      if (fast === undefined) { left++; continue; }
+      read++;
+      const full = ruleFacts(chain.name, line, 1);
+      if (full.destinationNegated || full.addrtype || full.inInterface !== undefined || full.source !== undefined) t.fail(`${scenario}: read a rule with more matches: ${line}`);
+      t.same({ ...fast }, factsOf(chain.name, line), `${scenario}: ${line}`);
     }
   }
   t.ok(read > 200, `read ${read} rules, left ${left} to the full reader`);
