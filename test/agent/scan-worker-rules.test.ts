@@ -40,10 +40,10 @@ t.test('a dump past its bound: the worker and the command it runs are killed', a
   t.equal(w.started, 2);
 });
 
-t.test('the worker gets a 2 MB young generation unless the agent sets one', async (t) => {
-  t.same(workerExecArgv([], undefined), ['--max-semi-space-size=2']);
-  t.same(workerExecArgv(['--import', 'x', '--max-old-space-size=100'], ''), ['--max-semi-space-size=2'], 'other flags are not passed on');
-  t.same(workerExecArgv(['--max-semi-space-size=8'], undefined), ['--max-semi-space-size=8']);
-  t.same(workerExecArgv(['--max_semi_space_size', '4'], undefined), ['--max_semi_space_size', '4']);
-  t.same(workerExecArgv([], '--max-semi-space-size=16 --no-warnings'), [], 'NODE_OPTIONS is inherited');
+t.test('the worker gets a 2 MB young generation unless the agent sets one, and V8 without background threads', async (t) => {
+  t.same(workerExecArgv([], undefined), ['--max-semi-space-size=2', '--single-threaded']);
+  t.same(workerExecArgv(['--import', 'x', '--max-old-space-size=100'], ''), ['--max-semi-space-size=2', '--single-threaded'], 'other flags are not passed on');
+  t.same(workerExecArgv(['--max-semi-space-size=8'], undefined), ['--max-semi-space-size=8', '--single-threaded']);
+  t.same(workerExecArgv(['--max_semi_space_size', '4'], undefined), ['--max_semi_space_size', '4', '--single-threaded']);
+  t.same(workerExecArgv([], '--max-semi-space-size=16 --no-warnings'), ['--single-threaded'], 'NODE_OPTIONS is inherited');
 });
