@@ -31,6 +31,7 @@ const RECENT = 4; // the DNAT rule records the client for affinity (`-m recent -
 const REMOVED = 8; // deleted (`-X`): no longer found by name
 const TEXTS = 16; // holds a rule it cannot keep as values: all its rules are texts now
 const CANONICAL = 32; // the destination's bytes are its canonical form (compared without a string)
+const SOURCE_IS_DESTINATION = 64; // the masquerade source is the DNAT's IPv4 address and /32: not kept apart
 
 const PROTOCOLS = ['', 'tcp', 'udp', 'sctp'] as const;
 
@@ -246,7 +247,7 @@ export class EndpointRows {
     if (t !== undefined) return t.texts[i] as string;
     const s = this.#state[row] as number;
     const name = this.name(row);
-    if (i === 0 && (s & HAS_MASQ) !== 0) return `-A ${name} -s ${this.#slice(this.#srcAt, this.#srcLength, row)} -j KUBE-MARK-MASQ`;
+    if (i === 0 && (s & HAS_MASQ) !== 0) return `-A ${name} -s ${this.#source(row)} -j KUBE-MARK-MASQ`;
     const proto = PROTOCOLS[this.#proto[row] as number] as string;
     const p = proto === '' ? '' : ` -p ${proto} -m ${proto}`;
     const recent = s & RECENT ? ` -m recent --set --name ${name}${RECENT_MASK}` : '';
@@ -349,11 +350,18 @@ export class EndpointRows {
       const proto = kind === DNAT ? protocolCode(bytes, scan.proto0, scan.proto1) : -1;
       if (proto !== -1 && scan.dest1 - scan.dest0 < 256) {
         this.#proto[row] = proto;
+        // kube-proxy's hairpin rule masquerades the endpoint itself: its source, stored last, is
+        // dropped from the arena and read back from the destination (~17 bytes per endpoint)
+        let same = 0;
+        if ((s & HAS_MASQ) !== 0 && (this.#srcAt[row] as number) + (this.#srcLength[row] as number) === this.#arenaUsed && this.#sourceIsHostOf(row, bytes, scan.dest0, scan.dest1)) {
+          this.#arenaUsed = this.#srcAt[row] as number;
+          same = SOURCE_IS_DESTINATION;
+        }
         this.#destAt[row] = this.#store(bytes, scan.dest0, scan.dest1);
         this.#destLength[row] = scan.dest1 - scan.dest0;
         this.#dnatLine[row] = line;
         // canonical as printed (the common case): compared on its bytes, no string
-        this.#state[row] = s | HAS_DNAT | (scan.recentSet ? RECENT : 0) | (isCanonicalV4EndpointAt(bytes, scan.dest0, scan.dest1) ? CANONICAL : 0);
+        this.#state[row] = s | HAS_DNAT | same | (scan.recentSet ? RECENT : 0) | (isCanonicalV4EndpointAt(bytes, scan.dest0, scan.dest1) ? CANONICAL : 0);
         return READ;
       }
     }
@@ -382,6 +390,27 @@ export class EndpointRows {
   #textView(row: number, t: Texts): EndpointChainView {
     t.view ??= readEndpointRules(this.chain(row));
     return t.view;
+  }
+
+  // The masquerade rule's source, as printed.
+  #source(row: number): string {
+    if (((this.#state[row] as number) & SOURCE_IS_DESTINATION) === 0) return this.#slice(this.#srcAt, this.#srcLength, row);
+    const dest = this.#slice(this.#destAt, this.#destLength, row);
+    return `${dest.slice(0, dest.indexOf(':'))}/32`;
+  }
+
+  // True when the row's stored source is `a.b.c.d/32` and the destination at bytes[from, to) is `a.b.c.d:port`.
+  #sourceIsHostOf(row: number, bytes: Uint8Array, from: number, to: number): boolean {
+    const arena = this.#arena;
+    const at = this.#srcAt[row] as number;
+    const n = (this.#srcLength[row] as number) - 3;
+    if (n <= 0 || from + n >= to || bytes[from + n] !== 58 /* : */) return false;
+    if (arena[at + n] !== 47 /* / */ || arena[at + n + 1] !== 51 /* 3 */ || arena[at + n + 2] !== 50 /* 2 */) return false;
+    for (let i = 0; i < n; i++) {
+      const c = bytes[from + i] as number;
+      if (c === 58 || arena[at + i] !== c) return false;
+    }
+    return true;
   }
 
   #slice(at: Int32Array, length: Uint8Array, row: number): string {

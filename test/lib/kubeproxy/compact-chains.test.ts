@@ -152,3 +152,19 @@ COMMIT
     t.same(c.rules.map((r) => [r.target, r.line]), p.rules.map((r) => [r.target, r.line]), `${name}: rendered back, the same rules in the same order`);
   }
 });
+
+t.test('renders the hairpin source back whether it was kept once with the destination or apart', async (t) => {
+  const rules = [
+    `${SEP_A} -s 10.0.0.1/32 -j KUBE-MARK-MASQ`, `${SEP_B} -s 10.0.0.2/32 -j KUBE-MARK-MASQ`, // interleaved: A's source is not the last thing kept
+    `${SEP_A} -p tcp -m tcp -j DNAT --to-destination 10.0.0.1:80`, `${SEP_B} -p tcp -m tcp -j DNAT --to-destination 10.0.0.2:80`,
+  ].join('\n');
+  const { compact, plain } = chainsOf(dump(`${rules}\n`));
+  for (const name of ['KUBE-SEP-AAAAAAAAAAAAAAAA', 'KUBE-SEP-BBBBBBBBBBBBBBBB']) {
+    const c = compact.get(name) as Chain;
+    t.ok(isCompact(c), `${name}: kept compactly`);
+    t.same(ruleFacts(c), ruleFacts(plain.get(name) as Chain), `${name}: the same rules rendered back`);
+    t.same(sepView(c), sepView(plain.get(name) as Chain), `${name}: read as the texts are`);
+  }
+  const lookalike = chainsOf(dump(`${SEP_A} -s 10.0.0.1/32 -j KUBE-MARK-MASQ\n${SEP_A} -p tcp -m tcp -j DNAT --to-destination 10.0.0.10:80\n`));
+  t.same(ruleFacts(lookalike.compact.get('KUBE-SEP-AAAAAAAAAAAAAAAA') as Chain), ruleFacts(lookalike.plain.get('KUBE-SEP-AAAAAAAAAAAAAAAA') as Chain), 'a source that only starts like the destination is kept apart');
+});
