@@ -34,7 +34,8 @@ function tokenEnd(b: Uint8Array, at: number, end: number): number {
 
 /**
  * `text`, when given, is the piece as latin1 and has no backslash: a quoted comment ends at the next
- * quote, found with String#indexOf (memchr) instead of a byte loop.
+ * quote, found with String#indexOf (memchr) instead of a byte loop, and fixed words are compared with
+ * String#startsWith.
  *
  * Reads `-A NAME` followed only by `-s X`, `-p P`, `-m P`, `-m comment --comment C`,
  * `-m statistic --mode random --probability F`, kube-proxy's affinity `-m recent --set ...` and a
@@ -57,14 +58,14 @@ export function scanRule(b: Uint8Array, start: number, end: number, nameLength: 
       scan.proto0 = v; scan.proto1 = w; p = w + 1;
     } else if (flag === 106 /* j */) {
       scan.target0 = v; scan.target1 = w;
-      if (w === end) return shape(b);
-      if (!bytesAre(b, v, w, 'DNAT') || !bytesStartWith(b, w, ' --to-destination ')) return NONE;
+      if (w === end) return shape(b, text);
+      if (!bytesAre(b, v, w, 'DNAT') || !wordAt(b, text, w, ' --to-destination ')) return NONE;
       scan.dest0 = w + 18;
       scan.dest1 = tokenEnd(b, scan.dest0, end);
-      return scan.dest1 === end && scan.dest1 > scan.dest0 ? shape(b) : NONE;
+      return scan.dest1 === end && scan.dest1 > scan.dest0 ? shape(b, text) : NONE;
     } else if (flag === 109 /* m */) {
       if (bytesAre(b, v, w, 'comment')) {
-        if (!bytesStartWith(b, w, ' --comment ')) return NONE;
+        if (!wordAt(b, text, w, ' --comment ')) return NONE;
         let c = w + 11;
         if (b[c] === 34 /* " */) {
           let close = c + 1;
@@ -86,13 +87,13 @@ export function scanRule(b: Uint8Array, start: number, end: number, nameLength: 
       } else if (bytesAre(b, v, w, 'recent') && !scan.recentSet) {
         // exactly what kube-proxy writes: the set is named after this chain
         const name = w + 14;
-        if (!bytesStartWith(b, w, ' --set --name ') || b[name + nameLength] !== 32 ||
-          !sameBytes(b, name, name + nameLength, start + 3, start + 3 + nameLength) || !bytesStartWith(b, name + nameLength, RECENT_MASK)) return NONE;
+        if (!wordAt(b, text, w, ' --set --name ') || b[name + nameLength] !== 32 ||
+          !sameBytes(b, name, name + nameLength, start + 3, start + 3 + nameLength) || !wordAt(b, text, name + nameLength, RECENT_MASK)) return NONE;
         p = name + nameLength + RECENT_MASK.length + 1;
         if (p > end || b[p - 1] !== 32) return NONE;
         scan.recentSet = true;
       } else if (bytesAre(b, v, w, 'statistic') && scan.prob0 === -1) {
-        if (!bytesStartWith(b, w, ' --mode random --probability ')) return NONE;
+        if (!wordAt(b, text, w, ' --mode random --probability ')) return NONE;
         scan.prob0 = w + 29;
         scan.prob1 = tokenEnd(b, scan.prob0, end);
         if (scan.prob1 === end || scan.prob1 < 0) return NONE;
@@ -145,12 +146,18 @@ export function isCanonicalV4EndpointAt(b: Uint8Array, from: number, to: number)
   return true;
 }
 
-function shape(b: Uint8Array): number {
-  if (bytesAre(b, scan.target0, scan.target1, 'KUBE-MARK-MASQ')) {
+// True when `word` is at `at`: compared by String#startsWith on the piece's text when there is one
+// (one native compare), else byte by byte.
+function wordAt(b: Uint8Array, text: string | undefined, at: number, word: string): boolean {
+  return text !== undefined ? text.startsWith(word, at) : bytesStartWith(b, at, word);
+}
+
+function shape(b: Uint8Array, text: string | undefined): number {
+  if (scan.target1 - scan.target0 === 14 && wordAt(b, text, scan.target0, 'KUBE-MARK-MASQ')) {
     return scan.src0 !== -1 && scan.proto0 === -1 && scan.prob0 === -1 && !scan.recentSet ? MASQ : NONE;
   }
   if (scan.dest0 !== -1) return scan.src0 === -1 && scan.prob0 === -1 ? DNAT : NONE;
-  if (scan.target1 - scan.target0 === 25 && bytesStartWith(b, scan.target0, 'KUBE-SEP-')) {
+  if (scan.target1 - scan.target0 === 25 && wordAt(b, text, scan.target0, 'KUBE-SEP-')) {
     return scan.src0 === -1 && scan.proto0 === -1 && !scan.recentSet ? SPREAD : NONE;
   }
   return NONE;
