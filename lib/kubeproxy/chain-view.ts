@@ -67,11 +67,18 @@ export function readServiceChain(chain: Chain): ServiceChainView {
 export function readServiceRules(chain: Chain, count: number): ServiceChainView & { spreads: Spread[]; remaining: number } {
   const spreads: Spread[] = [];
   let affinity: Map<string, number> | undefined; // (most chains have none: no map each)
-  const masqLines: number[] = [];
+  let masqLines: number[] | undefined; // (an array made for one: a first push reserves 17)
   let masqDestination = false;
   let remaining = 1;
   for (let i = 0; i < count; i++) {
     const text = chain.text(i);
+    // The ClusterIP masquerade rule, whose destination iptables-save prints first: "[!] -s X -d Y ...
+    // -j KUBE-MARK-MASQ" (first: no fast path below takes a rule that ends so).
+    if (text.endsWith(' -j KUBE-MARK-MASQ') && leadingDestination(text, chain.name.length) && (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1))) {
+      if (masqLines === undefined) masqLines = [chain.lineOf(i)]; else masqLines.push(chain.lineOf(i));
+      masqDestination = true;
+      continue;
+    }
     // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
     // (What the fast paths look for must come after the last quote: never inside a comment.)
     const j = text.lastIndexOf(' -j KUBE-SEP-');
@@ -96,16 +103,10 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
         continue;
       }
     }
-    // ... and the ClusterIP masquerade rule, whose destination iptables-save prints first: "[!] -s X -d Y ... -j KUBE-MARK-MASQ"
-    if (text.endsWith(' -j KUBE-MARK-MASQ') && leadingDestination(text, chain.name.length) && (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1))) {
-      masqLines.push(chain.lineOf(i));
-      masqDestination = true;
-      continue;
-    }
     const rule = ruleFacts(chain.name, text, chain.lineOf(i));
     const target = rule.target;
     if (target === 'KUBE-MARK-MASQ') {
-      masqLines.push(rule.line);
+      if (masqLines === undefined) masqLines = [rule.line]; else masqLines.push(rule.line);
       if (rule.destination !== undefined) masqDestination = true;
       continue;
     }
@@ -118,10 +119,11 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     spreads.push({ sep: target, share: remaining * p, line: rule.line });
     remaining *= 1 - p;
   }
-  return { exists: true, spreads, affinity: affinity ?? NO_AFFINITY, masqLines, masqDestination, remaining };
+  return { exists: true, spreads, affinity: affinity ?? NO_AFFINITY, masqLines: masqLines ?? NO_LINES, masqDestination, remaining };
 }
 
 const NO_AFFINITY: ReadonlyMap<string, number> = new Map();
+const NO_LINES: readonly number[] = [];
 
 // True when the rule `-A NAME ...` (nameLength long) starts with a destination match, optionally
 // after a source match: `[!] -s X [!] -d `, as iptables-save prints them (the source has no quote).
