@@ -16,6 +16,8 @@ import { scanEntryRule } from './entry-rule-scan.ts';
 export class IndexedRule {
   readonly target: string | undefined;
   readonly line: number;
+  /** Set by the diff: a service port accounts for the rule (not stale). */
+  taken = false;
   readonly #chain: Chain;
   readonly #i: number;
   #facts: RuleFacts | undefined;

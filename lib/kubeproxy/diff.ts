@@ -49,8 +49,6 @@ class PortsDiff {
   readonly #index: KubeIndex;
   readonly #family: 4 | 6;
   readonly #fam: 'IPv4' | 'IPv6';
-  /** Keys of the index's rule lists that a service port took, by map. */
-  readonly #taken = new Map<ReadonlyMap<string, IndexedRule[]>, Set<string>>();
   // Keyed by the chain object, not its name: identity lookups cost nothing next to string hashing.
   readonly #visited = new Set<Chain>();
   /** The service chains' views read for the port being checked (a view is read once per port, and dies young). */
@@ -69,8 +67,9 @@ class PortsDiff {
     this.#fam = family === 4 ? 'IPv4' : 'IPv6';
     this.#clusterMasq = inferClusterIPMasquerade(index);
     this.#visit = index.nat instanceof NatChains ? index.nat.rows.beginVisit() : 0;
+    // the rules a service port accounts for are marked taken as the ports are checked
     for (const map of [index.natServices, index.natNodePorts, index.filterServices, index.filterExternal, index.filterFirewall, index.filterNodePorts]) {
-      this.#taken.set(map, new Set());
+      for (const rules of map.values()) for (const r of rules) r.taken = false;
     }
   }
 
@@ -137,7 +136,7 @@ class PortsDiff {
 
   /** What no service port accounted for, and the findings and counts of the run. */
   finish(): { findings: Finding[]; stats: DiffStats } {
-    for (const f of staleRules(this.#index, this.#taken, this.#fam)) this.findings.push(f);
+    for (const f of staleRules(this.#index, this.#fam)) this.findings.push(f);
     for (const f of staleChains(this.#index, this.#visited, this.#visit, this.#fam)) this.findings.push(f);
     return { findings: this.findings, stats: this.stats };
   }
@@ -157,7 +156,7 @@ class PortsDiff {
   #take(map: Map<string, IndexedRule[]>, key: string): IndexedRule[] {
     const rules = map.get(key);
     if (rules === undefined) return NO_RULES;
-    (this.#taken.get(map) as Set<string>).add(key);
+    for (let i = 0; i < rules.length; i++) (rules[i] as IndexedRule).taken = true;
     return rules;
   }
 

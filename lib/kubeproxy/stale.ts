@@ -10,11 +10,8 @@ import { commentServicePort } from './actual.ts';
 import type { Finding } from './findings.ts';
 import { chainObjects, NatChains } from './nat-chains.ts';
 
-/** The keys of an index's rule lists that service ports took (and so account for), by list map. */
-export type TakenKeys = ReadonlyMap<ReadonlyMap<string, IndexedRule[]>, ReadonlySet<string>>;
-
-/** Rules in kube-proxy's entry chains that no expected service port accounts for (their key is not in `taken`). */
-export function staleRules(index: KubeIndex, taken: TakenKeys, family: 'IPv4' | 'IPv6'): Finding[] {
+/** Rules in kube-proxy's entry chains that no expected service port accounts for (not marked taken by the diff). */
+export function staleRules(index: KubeIndex, family: 'IPv4' | 'IPv6'): Finding[] {
   const out: Finding[] = [];
   const groups: [string, ReadonlyMap<string, IndexedRule[]>][] = [
     ['nat/KUBE-SERVICES', index.natServices], ['nat/KUBE-NODEPORTS', index.natNodePorts],
@@ -37,10 +34,7 @@ export function staleRules(index: KubeIndex, taken: TakenKeys, family: 'IPv4' | 
         : `${chain} still handles ${sp} (${what}), which the API no longer has`,
     });
   };
-  for (const [chain, lists] of groups) {
-    const keys = taken.get(lists);
-    for (const [key, rules] of lists) if (keys === undefined || !keys.has(key)) for (const r of rules) emit(chain, r.facts());
-  }
+  for (const [chain, lists] of groups) for (const rules of lists.values()) for (const r of rules) if (!r.taken) emit(chain, r.facts());
   for (const r of index.unkeyed) {
     // Rules kube-proxy writes without an address/port key: the nodeports jump, firewall fall-through.
     if (r.target === 'KUBE-NODEPORTS' || r.target === 'RETURN') continue;
