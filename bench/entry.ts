@@ -24,12 +24,6 @@ export function agentNodeFlags(): string[] {
 }
 
 /**
- * The scan worker's V8 setting: the young generation and the single thread agent/scan-worker-client.ts
- * gives it, and no TurboFan (agent/scan-worker.ts sets that at its start).
- */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--no-turbofan', '--single-threaded'];
-
-/**
  * A library module to import in a measured process: compiled (`dist/lib/<path>.js`) when built, as
  * the agent and `check` run it (TypeScript stripping alone costs ~35 MB of RSS), else the source.
  */

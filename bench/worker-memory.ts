@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { benchScript, libModule as lib, WORKER_NODE_FLAGS } from './entry.ts';
+import { benchScript, libModule as lib } from './entry.ts';
 import { generateCluster } from './generate.ts';
 import { peakRssBytes } from './peak-rss.ts';
 
@@ -42,6 +42,8 @@ if (step !== 'replay') {
     writeFileSync(join(work, 'ends.json'), JSON.stringify(ends));
     writeFileSync(join(work, 'dump.txt'), g.restore);
     console.log(`${services} services x 10 endpoints; the view encoded as the agent sends it: ${(n / 2 ** 20).toFixed(1)} MiB`);
+    // (the agent's modules only here, in the parent: the replay's RSS counts only the worker's)
+    const { WORKER_NODE_FLAGS } = await import('./worker-flags.ts');
     execFileSync(process.execPath, [...WORKER_NODE_FLAGS, benchScript('worker-memory'), 'replay', work, g.node], { stdio: 'inherit' });
   } finally {
     rmSync(work, { recursive: true, force: true });

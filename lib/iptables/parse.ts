@@ -15,7 +15,6 @@ import { preview, TextChain } from './chain.ts';
 import { RULE_KEPT_TEXT, RULE_NOT_MINE } from './chain.ts';
 import type { ByteChains, ChainFactory, DumpInfo, ParsedChain, TableChainsFactory } from './chain.ts';
 import { tokenizeLine } from './tokenize.ts';
-
 import type { Backend, Counters, Ruleset, Table } from './types.ts';
 
 /** The tables iptables knows. Anything else means the input is not a dump. */
@@ -171,7 +170,6 @@ export class DumpParser {
       // iptables-restore rejects CR characters too: say so instead of guessing what was meant
       throw agentError('DPS_ERR_RULES_CRLF', 'Expected LF line ends as iptables-save prints them, got CRLF (the file went through a Windows tool)', { where: `${this.#source}:${this.#lineNo + lineAt(bytes, cr)}` });
     }
-    if (this.#info.plain && (bytes.indexOf(92 /* \\ */) !== -1 || bytes.indexOf(39 /* ' */) !== -1)) this.#info.plain = false;
     this.#parse(bytes, ascii ? latin1Copier(bytes) : utf8Copier(bytes));
   }
 
@@ -194,7 +192,9 @@ export class DumpParser {
     // loop (~25 ms per 10k dump), Buffer#indexOf through wrappers that make garbage without TurboFan.
     const ends = latin1At(bytes, 0, len);
     // ... and for the chains to find a quote's end with, when no backslash can escape one
-    const quotes = ends.indexOf('\\') === -1 ? ends : undefined;
+    const backslash = ends.indexOf('\\') !== -1;
+    const quotes = backslash ? undefined : ends;
+    if (this.#info.plain && (backslash || ends.indexOf("'") !== -1)) this.#info.plain = false;
     const fail = (code: 'DPS_ERR_RULES_SYNTAX' | 'DPS_ERR_RULES_TRUNCATED', message: string, at = lineNo): never => {
       throw agentError(code, message, { where: `${source}:${at}` });
     };

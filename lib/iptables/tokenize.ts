@@ -93,3 +93,26 @@ function tokenizeQuoted(line: string): Tokens | undefined {
   }
   return { tokens, quoted: quoted.length === 0 ? EMPTY : quoted };
 }
+
+/**
+ * End of the token at `at` in `text` (the next space, or the text's end), when the token has no
+ * quote or backslash, which only {@link tokenizeLine} reads; else -1. For fast readers of one rule shape.
+ */
+export function plainTokenEnd(text: string, at: number): number {
+  const n = text.length;
+  for (let i = at; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32) return i;
+    if (c === 34 || c === 39 || c === 92) return -1;
+  }
+  return n;
+}
+
+/** True when text[from, to) has a quote or a backslash (a span only {@link tokenizeLine} reads right). */
+export function hasQuoteOrBackslash(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 || c === 39 || c === 92) return true;
+  }
+  return false;
+}

@@ -76,41 +76,44 @@ export function indexKubeRules(ruleset: Ruleset): KubeIndex {
     if (list === undefined) map.set(key, [rule]);
     else list.push(rule);
   };
-  // Each rule of a chain, keyed: kube-proxy's shapes read by scanEntryRule, any other through its full facts.
-  const each = (chain: Chain | undefined, keyOf: (destination: string | undefined, protocol: string | undefined, dport: string | undefined, facts: RuleFacts | undefined) => string | undefined, map: Map<string, IndexedRule[]>, skip?: string): void => {
+  // Each rule of a chain, keyed: kube-proxy's shapes read by scanEntryRule (no negation, no
+  // addrtype), any other through its full facts.
+  const each = (chain: Chain | undefined, keyOf: (rule: KeyFacts) => string | undefined, map: Map<string, IndexedRule[]>, skip?: string): void => {
     if (chain === undefined) return;
     for (let i = 0; i < chain.size; i++) {
       const fast = scanEntryRule(chain.text(i), chain.name.length);
       if (fast !== undefined) {
         if (fast.target === skip) continue;
-        const key = keyOf(fast.destination, fast.protocol, fast.dport, undefined);
+        const key = keyOf(fast);
         if (key !== undefined) { add(map, key, new IndexedRule(chain, i, fast.target)); continue; }
       }
       const facts = chainRuleFacts(chain, i);
       if (skip !== undefined && facts.target === skip) continue;
-      const key = keyOf(facts.destination, facts.protocol, facts.dport, facts);
+      const key = keyOf(facts);
       if (key === undefined) index.unkeyed.push(facts);
       else add(map, key, new IndexedRule(chain, i, facts.target, facts));
     }
   };
-  const byAddress = (destination: string | undefined, protocol: string | undefined, dport: string | undefined, facts: RuleFacts | undefined): string | undefined =>
-    facts !== undefined && facts.destinationNegated ? undefined : addressKeyOf(destination, protocol, dport);
-  const byPort = (_destination: string | undefined, protocol: string | undefined, dport: string | undefined): string | undefined => portKeyOf(protocol, dport);
+  const byAddress = (r: KeyFacts): string | undefined => (r.destinationNegated === true ? undefined : addressKeyOf(r.destination, r.protocol, r.dport));
+  const byPort = (r: KeyFacts): string | undefined => portKeyOf(r.protocol, r.dport);
   each(nat.get('KUBE-SERVICES'), byAddress, index.natServices, 'KUBE-NODEPORTS');
   each(nat.get('KUBE-NODEPORTS'), byPort, index.natNodePorts);
   each(filter.get('KUBE-SERVICES'), byAddress, index.filterServices);
   // NodePorts (no destination, `--dst-type LOCAL`) by `LOCAL|proto|port`
-  each(filter.get('KUBE-EXTERNAL-SERVICES'), (destination, protocol, dport, facts) => {
-    if (destination === undefined && facts?.dstTypeLocal === true) {
-      const pk = portKeyOf(protocol, dport);
+  each(filter.get('KUBE-EXTERNAL-SERVICES'), (r) => {
+    if (r.destination === undefined && r.dstTypeLocal === true) {
+      const pk = byPort(r);
       return pk === undefined ? undefined : `LOCAL|${pk}`;
     }
-    return byAddress(destination, protocol, dport, facts);
+    return byAddress(r);
   }, index.filterExternal);
   each(filter.get('KUBE-PROXY-FIREWALL'), byAddress, index.filterFirewall);
   each(filter.get('KUBE-NODEPORTS'), byPort, index.filterNodePorts);
   return index;
 }
+
+/** What a rule is keyed by: read by scanEntryRule (which takes no negated address nor addrtype) or in full. */
+type KeyFacts = Pick<RuleFacts, 'destination' | 'protocol' | 'dport'> & Partial<Pick<RuleFacts, 'destinationNegated' | 'dstTypeLocal'>>;
 
 /** `proto|port` of a rule matching `-p proto --dport port`. */
 function portKeyOf(protocol: string | undefined, port: string | undefined): string | undefined {

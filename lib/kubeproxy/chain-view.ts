@@ -5,6 +5,7 @@
  * answer from what they kept; others are read from their rule texts. Pure.
  */
 import { ruleFacts } from '../iptables/rule-facts.ts';
+import { plainTokenEnd } from '../iptables/tokenize.ts';
 import type { Chain } from '../iptables/types.ts';
 import type { CascadeColumns } from './cascade-columns.ts';
 import type { EndpointRows } from './endpoint-rows.ts';
@@ -132,20 +133,12 @@ function leadingDestination(text: string, nameLength: number): boolean {
   let at = 4 + nameLength;
   const not = text.startsWith('! ', at) ? 2 : 0;
   if (text.startsWith('-s ', at + not)) {
-    const end = text.indexOf(' ', at + not + 3);
-    if (end === -1 || hasQuote(text, at + not + 3, end)) return false;
+    const end = plainTokenEnd(text, at + not + 3);
+    if (end === -1 || end === text.length) return false;
     at = end + 1;
   }
   if (text.startsWith('! ', at)) at += 2;
   return text.startsWith('-d ', at);
-}
-
-function hasQuote(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 34 || c === 39 || c === 92) return true;
-  }
-  return false;
 }
 
 function isDigits(text: string, from: number, to: number): boolean {

@@ -5,6 +5,7 @@
  * read on every check). Anything else, or anything this scanner is not sure about (a negation,
  * another module, an escaped quote), is undefined: the caller reads it with the full reader. Pure.
  */
+import { hasQuoteOrBackslash, plainTokenEnd } from '../iptables/tokenize.ts';
 
 /** What an entry rule matches and its target (the facts the index keys it by). */
 export interface EntryRule {
@@ -29,13 +30,13 @@ export function scanEntryRule(text: string, nameLength: number): EntryRule | und
   const n = text.length;
   let i = 4 + nameLength;
   while (i < n) {
-    const end = plainTokenEnd(text, i);
+    const end = valueEnd(text, i);
     if (end === -1 || end === n) return undefined; // every option here takes a value
     const v = end + 1;
     const c1 = text.charCodeAt(i + 1);
     if (end - i === 2 && text.charCodeAt(i) === 45 /* - */) {
       if (c1 === 106 /* j */) {
-        const t = plainTokenEnd(text, v);
+        const t = valueEnd(text, v);
         return t === n && t > v ? { destination, protocol, dport, target: text.slice(v, t) } : undefined;
       }
       if (c1 === 109 /* m */ && text.startsWith('comment --comment ', v) && !comment) {
@@ -43,10 +44,10 @@ export function scanEntryRule(text: string, nameLength: number): EntryRule | und
         let close: number;
         if (text.charCodeAt(value) === 34 /* " */) {
           close = text.indexOf('"', value + 1);
-          if (close === -1 || hasEscape(text, value + 1, close)) return undefined;
+          if (close === -1 || hasQuoteOrBackslash(text, value + 1, close)) return undefined;
           close++;
         } else {
-          close = plainTokenEnd(text, value);
+          close = valueEnd(text, value);
           if (close <= value) return undefined;
         }
         if (close >= n || text.charCodeAt(close) !== 32) return undefined;
@@ -55,7 +56,7 @@ export function scanEntryRule(text: string, nameLength: number): EntryRule | und
         i = close + 1;
         continue;
       }
-      const w = plainTokenEnd(text, v);
+      const w = valueEnd(text, v);
       if (w === -1 || w === n || w === v) return undefined;
       if (c1 === 100 /* d */ && destination === undefined) destination = text.slice(v, w);
       else if (c1 === 112 /* p */ && protocol === undefined) protocol = text.slice(v, w);
@@ -65,7 +66,7 @@ export function scanEntryRule(text: string, nameLength: number): EntryRule | und
       continue;
     }
     if (protoModule && dport === undefined && end - i === 7 && text.startsWith('--dport', i)) {
-      const w = plainTokenEnd(text, v);
+      const w = valueEnd(text, v);
       if (w === -1 || w === n || w === v) return undefined;
       dport = text.slice(v, w);
       i = w + 1;
@@ -76,23 +77,7 @@ export function scanEntryRule(text: string, nameLength: number): EntryRule | und
   return undefined;
 }
 
-// End of the token at `at` (a space or the text's end); -1 when it has a quote or a backslash,
-// or starts with `!` (a negation: the full reader's).
-function plainTokenEnd(text: string, at: number): number {
-  const n = text.length;
-  if (text.charCodeAt(at) === 33 /* ! */) return -1;
-  for (let i = at; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 32) return i;
-    if (c === 34 || c === 39 || c === 92) return -1;
-  }
-  return n;
-}
-
-function hasEscape(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 92 || c === 39) return true;
-  }
-  return false;
+// End of the token at `at`, as plainTokenEnd; -1 also when it starts with `!` (a negation: the full reader's).
+function valueEnd(text: string, at: number): number {
+  return text.charCodeAt(at) === 33 /* ! */ ? -1 : plainTokenEnd(text, at);
 }

@@ -242,29 +242,13 @@ function ofFamily(ips: readonly string[], family: 4 | 6): readonly string[] {
 /** The facts of a service port, without its chain names. */
 type PortFacts = Omit<ExpectedServicePort, 'svcChain' | 'svlChain' | 'extChain' | 'fwChain' | 'internalChain' | 'externalPolicyChain'>;
 
+/** Writable facts, for ExpectedPort's constructor (the port is only ever seen as an ExpectedServicePort). */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** A service port; its chain names are SHA-256 hashes, computed when first read (most ports never need SVL/EXT/FW). */
+// The facts are declared by the interface and assigned by name in the constructor.
+interface ExpectedPort extends Writable<PortFacts> {}
 class ExpectedPort implements ExpectedServicePort {
-  readonly service: string;
-  readonly portLabel: string;
-  readonly name: string;
-  readonly protocol: Protocol;
-  readonly clusterIP: string;
-  readonly port: number;
-  readonly nodePort: number;
-  readonly externalIPs: readonly string[];
-  readonly loadBalancerIPs: readonly string[];
-  readonly sourceRanges: readonly string[];
-  readonly healthCheckNodePort: number;
-  readonly affinitySeconds: number | undefined;
-  readonly internalLocal: boolean;
-  readonly externalLocal: boolean;
-  readonly clusterCandidates: readonly (readonly ExpectedEndpoint[])[];
-  readonly localEndpoints: readonly ExpectedEndpoint[];
-  readonly hasEndpoints: boolean;
-  readonly hasInternal: boolean;
-  readonly hasExternal: boolean;
-  readonly externallyAccessible: boolean;
-  readonly usesFirewall: boolean;
   #svc: string | undefined;
   #svl: string | undefined;
   #ext: string | undefined;
