@@ -1,14 +1,14 @@
 /**
- * The demo's node: a throwaway network namespace held open by a child process (`unshare -n cat`;
+ * The demo's node: a throwaway network namespace held open by a child process (netns-holder.ts;
  * it exits, and the namespace goes, when its stdin closes: on close(), on Ctrl-C, even when the
  * demo is killed), loaded with the real iptables-legacy-restore. The agent reads it with
  * `nsenter -t PID -n iptables-legacy-save` as its --rules-command.
  * Without root or iptables, the same scenario runs from a file (`--rules-file`).
  */
 import { execa } from 'execa';
-import type { ResultPromise } from 'execa';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { holdNetworkNamespace } from './netns-holder.ts';
 
 /** The node's rules, whichever way they are kept. */
 export interface DemoNode {
@@ -26,8 +26,15 @@ export interface DemoNode {
 
 /** A namespace when possible, else a file in `dir`. */
 export async function createDemoNode(dir: string, signal: AbortSignal): Promise<DemoNode> {
-  const why = await namespaceUnavailable();
-  return why === undefined ? namespaceNode(signal) : fileNode(join(dir, 'node.rules'), why);
+  let why = await namespaceUnavailable();
+  if (why === undefined) {
+    try {
+      return await namespaceNode(signal);
+    } catch (error) {
+      why = `no namespace: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  return fileNode(join(dir, 'node.rules'), why);
 }
 
 async function namespaceUnavailable(): Promise<string | undefined> {
@@ -36,26 +43,19 @@ async function namespaceUnavailable(): Promise<string | undefined> {
   return r.exitCode === 0 ? undefined : 'unshare or iptables-legacy not available';
 }
 
-function namespaceNode(signal: AbortSignal): DemoNode {
-  const holder: ResultPromise = execa('unshare', ['-n', 'cat'], { stdin: 'pipe', stdout: 'ignore', stderr: 'ignore', reject: false, cleanup: true });
-  const pid = holder.pid;
+async function namespaceNode(signal: AbortSignal): Promise<DemoNode> {
+  const held = await holdNetworkNamespace();
+  const pid = held.pid;
   const inNs = async (args: string[], input?: string): Promise<void> => {
-    const r = await execa('nsenter', ['-t', String(pid), '-n', ...args], { ...(input === undefined ? {} : { input }), reject: false, timeout: 20_000, cancelSignal: signal });
+    const r = await execa('nsenter', held.nsenterArgs(args), { ...(input === undefined ? {} : { input }), reject: false, timeout: 20_000, cancelSignal: signal });
     if (r.exitCode !== 0) throw new Error(`${args.join(' ')} in the demo namespace failed: ${r.stderr}`);
   };
-  let closed = false;
   return {
     agentFlags: ['--rules-command', `nsenter -t ${pid} -n iptables-legacy-save`],
     description: `a throwaway network namespace (held by pid ${pid}), loaded with iptables-legacy-restore; the agent runs \`nsenter -t ${pid} -n iptables-legacy-save\``,
     load: (restore) => inNs(['iptables-legacy-restore'], restore),
     flushNat: () => inNs(['iptables-legacy', '-t', 'nat', '-F']),
-    async close() {
-      if (closed) return;
-      closed = true;
-      holder.stdin?.end();
-      holder.kill('SIGTERM');
-      await holder;
-    },
+    close: () => held.close(),
   };
 }
 

@@ -19,6 +19,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSy
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { systemExec } from '../agent/exec.ts';
+import { holdNetworkNamespace } from '../agent/netns-holder.ts';
 import { AGENT_ENTRY } from './entry.ts';
 import { generateCluster } from './generate.ts';
 import { percentile } from './load.ts';
@@ -119,14 +120,14 @@ async function runLoad(o: { url: string; rps: number; durationMs: number; maxReq
 
 const fmt = (r: { p50: number; p99: number; max: number }): string => `p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`;
 
-const holder = execa('unshare', ['-n', 'cat'], { stdin: 'pipe', reject: false });
+const holder = await holdNetworkNamespace();
 try {
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`);
   let g: ReturnType<typeof generateCluster> | undefined = generateCluster(services, 10);
   writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: g.items }));
   writeFileSync(join(dir, 'kube-proxy.log'), '');
   mkdirSync(join(dir, 'pods'));
-  const ns = ['-t', String(holder.pid), '-n'];
+  const ns = holder.nsenterArgs([]);
   await execa('nsenter', [...ns, 'iptables-legacy-restore'], { input: g.restore });
   g = undefined; // the generated cluster is on disk now
   const saves: { ms: number; cpu: number; lines: number }[] = [];
@@ -139,7 +140,7 @@ try {
   log(`baseline iptables-legacy-save: ${save.ms.toFixed(0)} ms wall, ${save.cpu.toFixed(2)} CPU-s (median of 3)`);
 
   // A: no scans running.
-  const a = await startAgent(holder.pid!, ['--interval', '1h']);
+  const a = await startAgent(holder.pid, ['--interval', '1h']);
   const t0 = performance.now();
   while ((await fetch(`${a.url}/health`).then((r) => r.json() as Promise<{ status: string }>)).status === 'unknown' && performance.now() - t0 < 600_000) await sleep(200);
   const firstScan = await metric(a.url, 'dataplane_sentinel_scan_duration_seconds_sum');
@@ -153,7 +154,7 @@ try {
   const stopA = await stopAgent(a);
 
   // B: scans back to back, every one a full parse (a rule toggled every 3 s).
-  const b = await startAgent(holder.pid!, ['--interval', '1s', '--cpu-budget', '1']);
+  const b = await startAgent(holder.pid, ['--interval', '1s', '--cpu-budget', '1']);
   while ((await fetch(`${b.url}/health`).then((r) => r.json() as Promise<{ status: string }>)).status === 'unknown') await sleep(200);
   let toggle = true;
   const mutator = setInterval(() => {
@@ -172,7 +173,7 @@ try {
   const stopB = await stopAgent(b);
 
   // C: defaults; CPU and RSS over the run.
-  const c = await startAgent(holder.pid!, []);
+  const c = await startAgent(holder.pid, []);
   const start = usage(c.pid);
   const cStart = performance.now();
   const rss: number[] = [];
@@ -198,8 +199,6 @@ try {
   log(`| average CPU, defaults, ${wall.toFixed(0)} s from start | ${(((end.cpu - start.cpu) / wall) * 1000).toFixed(0)} millicores (scans: ${scanCpu.toFixed(1)} CPU-s, ${full} full + ${skipped} skipped scans; interval now ${interval.toFixed(0)} s, so ≤ ${((scanCpu / Math.max(1, full + skipped)) / interval * 1000).toFixed(0)} mc per scan cycle long-run) | iptables-legacy-save alone: ${save.cpu.toFixed(2)} CPU-s per dump = ${(save.cpu / 10 * 1000).toFixed(0)} mc at a 10 s interval | ≤ 50 mc |`);
   log(`| shutdown on SIGTERM | A ${stopA.toFixed(0)} ms, B (mid-scan) ${stopB.toFixed(0)} ms, C ${stopC.toFixed(0)} ms | | ≤ 5 s |`);
 } finally {
-  holder.stdin?.end();
-  holder.kill();
-  await holder;
+  await holder.close();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -9,6 +9,7 @@ import { loadConfig } from '../../agent/config.ts';
 import { detectBackend } from '../../agent/detect-backend.ts';
 import type { Exec } from '../../agent/exec.ts';
 import { systemExec } from '../../agent/exec.ts';
+import { holdNetworkNamespace } from '../../agent/netns-holder.ts';
 import { createRulesSource } from '../../agent/rules-source.ts';
 import { silentLogger } from '../../lib/kube/deps.ts';
 import { netnsUnavailable } from '../helpers/netns.ts';
@@ -16,15 +17,14 @@ import { netnsUnavailable } from '../helpers/netns.ts';
 const config = (...argv: string[]) => loadConfig({ argv: ['--node', 'n', ...argv], env: {} }).config!;
 const HINTED = '*mangle\n:KUBE-IPTABLES-HINT - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n*nat\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n';
 
-// A namespace held open by `unshare -n cat`; commands run in it through nsenter.
+// A namespace held open by a child (netns-holder.ts); commands run in it through nsenter.
 async function namespace(t: { teardown(fn: () => Promise<void>): void }): Promise<{ exec: Exec; load: (backend: string, restore: string) => Promise<void> }> {
-  const holder = execa('unshare', ['-n', 'cat'], { stdin: 'pipe', reject: false });
-  t.teardown(async () => { holder.stdin?.end(); holder.kill(); await holder; });
-  const pid = String(holder.pid);
-  const exec: Exec = (r) => systemExec({ ...r, file: 'nsenter', args: ['-t', pid, '-n', r.file, ...r.args] });
+  const held = await holdNetworkNamespace();
+  t.teardown(() => held.close());
+  const exec: Exec = (r) => systemExec({ ...r, file: 'nsenter', args: held.nsenterArgs([r.file, ...r.args]) });
   return {
     exec,
-    load: async (backend, restore) => { await execa('nsenter', ['-t', pid, '-n', `iptables-${backend}-restore`], { input: restore }); },
+    load: async (backend, restore) => { await execa('nsenter', held.nsenterArgs([`iptables-${backend}-restore`]), { input: restore }); },
   };
 }
 

@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { ROOT, freePort, run } from './helpers.ts';
 
+// tsc and npm ci take about a minute; on a loaded two-core machine, more than the suite's 120 s per file.
+t.setTimeout(420_000);
+
 interface Instruction { cmd: string; args: string; line: number }
 interface Stage { from: string; name: string | undefined; body: Instruction[] }
 
