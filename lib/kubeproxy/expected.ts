@@ -128,18 +128,20 @@ export function* eachExpectedServicePort(view: ClusterView, options: ExpectedOpt
   const addressType = family === 4 ? 'IPv4' : 'IPv6';
   // Slices by service, in slice order; their endpoints are merged per service port below, as
   // kube-proxy merges slices.
-  const byService = new Map<string, SliceInput[]>();
+  // (namespace, then name: no key string made per slice and per service)
+  const byService = new Map<string, Map<string, SliceInput[]>>();
   for (const slice of view.slices) {
     if (slice.addressType !== addressType) continue;
-    const svcKey = `${slice.namespace}/${slice.service}`;
-    const slices = byService.get(svcKey);
-    if (slices === undefined) byService.set(svcKey, [slice]);
+    let inNamespace = byService.get(slice.namespace);
+    if (inNamespace === undefined) byService.set(slice.namespace, inNamespace = new Map());
+    const slices = inNamespace.get(slice.service);
+    if (slices === undefined) inNamespace.set(slice.service, [slice]);
     else slices.push(slice);
   }
   for (const svc of view.services) {
     const clusterIP = svc.clusterIPs.find((ip) => ipFamily(ip) === family);
     if (clusterIP === undefined) continue;
-    const slices = byService.get(`${svc.namespace}/${svc.name}`);
+    const slices = byService.get(svc.namespace)?.get(svc.name);
     for (const port of svc.ports) yield servicePort(svc, port, clusterIP, slices, family, node);
   }
 }
@@ -164,7 +166,7 @@ function endpointsOf(slices: readonly SliceInput[], port: ServicePortInput, fami
 // Sorted by id as kube-proxy sorts endpoints (lexicographically), one per id: of duplicates (the
 // same address in two slices), the last non-terminating one, else the first.
 function merge(eps: LazyEndpoint[]): LazyEndpoint[] {
-  eps.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // stable: slice order among equals
+  sortById(eps); // stable: slice order among equals
   let out = 0;
   for (let i = 0; i < eps.length;) {
     let j = i + 1;
@@ -178,6 +180,25 @@ function merge(eps: LazyEndpoint[]): LazyEndpoint[] {
   }
   eps.length = out;
   return eps;
+}
+
+// Sorts by id, stably. A service port usually has a few dozen endpoints at most: those are sorted
+// in place by insertion (no work array per port as Array#sort makes, and n - 1 comparisons when
+// the slices already list them in order); longer lists by Array#sort.
+function sortById(eps: LazyEndpoint[]): void {
+  if (eps.length > 32) {
+    eps.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return;
+  }
+  for (let i = 1; i < eps.length; i++) {
+    const e = eps[i] as LazyEndpoint;
+    let j = i - 1;
+    while (j >= 0 && (eps[j] as LazyEndpoint).id > e.id) {
+      eps[j + 1] = eps[j] as LazyEndpoint;
+      j--;
+    }
+    eps[j + 1] = e;
+  }
 }
 
 function servicePort(

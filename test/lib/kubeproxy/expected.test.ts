@@ -49,6 +49,22 @@ t.test('ready endpoints are used, sorted as kube-proxy sorts them; not-ready one
   t.ok(p.hasEndpoints);
 });
 
+t.test('short and long endpoint lists, in any order, come out sorted by id as Array#sort sorts them', async (t) => {
+  for (const n of [0, 1, 2, 31, 32, 33, 200]) {
+    // a fixed shuffle (an LCG), with addresses whose text order differs from their numeric order
+    const ips = Array.from({ length: n }, (_, i) => `10.${i % 3}.${(i * 7) % 11}.${i}`);
+    let seed = n + 1;
+    for (let i = ips.length - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const j = seed % (i + 1);
+      [ips[i], ips[j]] = [ips[j] as string, ips[i] as string];
+    }
+    const p = model([service(), slice('a', ips.map((ip) => ep(ip)))]);
+    const want = ips.map((ip) => `${ip}:8080`).sort();
+    t.same(ids(p.clusterCandidates), [want], `${n} endpoints`);
+  }
+});
+
 t.test('with no ready endpoint, serving terminating endpoints are used', async (t) => {
   const p = model([service(), slice('a', [
     ep('10.1.0.1', { conditions: { ready: false, serving: true, terminating: true } }),
