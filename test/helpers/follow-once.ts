@@ -15,7 +15,8 @@ const f = new FileFollower({
 for (let i = 0; i < 3; i++) await f.poll();
 if (process.argv[3] === 'then-readable') {
   process.stdin.resume();
-  await new Promise((resolve) => process.stdin.once('data', resolve)); // the parent made the file readable
+  process.stderr.write('polled\n'); // the parent makes the file readable now, and says so
+  await new Promise((resolve) => process.stdin.once('data', resolve));
   for (let i = 0; i < 3; i++) await f.poll();
 }
 await f.close();
