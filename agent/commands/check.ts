@@ -7,12 +7,10 @@ import { parseArgs } from 'node:util';
 import type { CliIo } from '../cli-io.ts';
 import { EXIT } from '../cli-io.ts';
 import { agentError, formatError, isAgentError } from '../../lib/errors.ts';
-import { PIECE_BYTES } from '../../lib/iptables/parse.ts';
 import type { Ruleset } from '../../lib/iptables/types.ts';
-import { checkNode, prepareNodeRules } from '../../lib/kubeproxy/check-node.ts';
-import { nodeRulesParser } from '../../lib/kubeproxy/parse-node-rules.ts';
 import { readClusterAside } from '../read-cluster-aside.ts';
-import { toJsonReport, toTextReport } from '../../lib/kubeproxy/report.ts';
+
+type Engine = typeof import('./check-engine.ts');
 
 const USAGE = `Usage: dataplane-sentinel check --rules FILE|- [--rules6 FILE] --cluster PATH --node NAME [--format text|json]
 
@@ -64,13 +62,16 @@ export async function runCheck(argv: readonly string[], io: CliIo): Promise<numb
   // The cluster objects are read on another thread while the dumps are parsed here.
   const clusterRead = readClusterAside(values.cluster as string);
   try {
+    // (loaded now: the other thread boots meanwhile)
+    const engine: Engine = await import('./check-engine.ts');
+    const { checkNode, prepareNodeRules, toJsonReport, toTextReport } = engine;
     const rules: { family: 4 | 6; rulesets: Ruleset[] }[] = [];
     if (rulesPath !== undefined) {
-      const v4 = await readRules(rulesPath, io);
+      const v4 = await readRules(engine, rulesPath, io);
       rules.push({ family: 4, rulesets: requireFamily(v4, 'ipv4', '--rules') });
     }
     if (rules6Path !== undefined) {
-      const v6 = await readRules(rules6Path, io);
+      const v6 = await readRules(engine, rules6Path, io);
       rules.push({ family: 6, rulesets: requireFamily(v6, 'ipv6', '--rules6') });
     }
     // what needs only the rules is done while the other thread still reads the cluster objects
@@ -100,7 +101,7 @@ function requireFamily(rulesets: Ruleset[], family: 'ipv4' | 'ipv6', flag: strin
 }
 
 // Parsed as it is read, a piece at a time: a 50 MB dump is never held whole.
-async function readRules(path: string, io: CliIo): Promise<Ruleset[]> {
+async function readRules({ nodeRulesParser, PIECE_BYTES }: Engine, path: string, io: CliIo): Promise<Ruleset[]> {
   if (path === '-') {
     const parser = nodeRulesParser('stdin');
     let size = 0;
