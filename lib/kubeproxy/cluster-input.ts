@@ -156,22 +156,24 @@ function readSlice(item: Obj, namespace: string, name: string, problem: (r: stri
   let hints: (EndpointHints | null)[] | undefined;
   const rawEndpoints = item.endpoints === undefined || item.endpoints === null ? [] : item.endpoints;
   if (!Array.isArray(rawEndpoints)) { problem('endpoints is not a list'); return undefined; }
-  for (const [i, e] of rawEndpoints.entries()) {
+  const family = addressType === 'IPv4' ? 4 : 6;
+  // (100k endpoints at 10k services: an indexed loop, no object or closure made per endpoint)
+  for (let i = 0; i < rawEndpoints.length; i++) {
+    const e: unknown = rawEndpoints[i];
     if (!isObj(e) || !Array.isArray(e.addresses) || e.addresses.length === 0) { problem(`endpoints[${i}].addresses is missing`); continue; }
-    const raw = e.addresses[0];
+    const raw: unknown = e.addresses[0];
     const ip = typeof raw === 'string' ? canonicalIP(raw) : undefined;
-    if (ip === undefined || ipFamily(ip) !== (addressType === 'IPv4' ? 4 : 6)) {
+    if (ip === undefined || ipFamily(ip) !== family) {
       problem(`endpoints[${i}].addresses[0] "${String(raw)}" is not an ${addressType} address`); continue;
     }
-    const c = isObj(e.conditions) ? e.conditions : {};
-    const h = isObj(e.hints) ? e.hints : {};
-    const names = (list: unknown): readonly string[] => (Array.isArray(list) && list.length > 0 ? list.filter(isObj).map((x) => x.name).filter((n): n is string => typeof n === 'string') : NO_NAMES);
-    const zones = names(h.forZones);
-    const nodes = names(h.forNodes);
+    const h = isObj(e.hints) ? e.hints : undefined;
+    const zones = h === undefined ? NO_NAMES : namesOf(h.forZones);
+    const nodes = h === undefined ? NO_NAMES : namesOf(h.forNodes);
     if (zones.length > 0 || nodes.length > 0) (hints ??= ips.map(() => null)).push({ zones, nodes });
     else hints?.push(null);
     ips.push(ip);
-    conditions += String.fromCharCode(48 + (c.ready !== false ? READY : 0) + (c.serving !== false ? SERVING : 0) + (c.terminating === true ? TERMINATING : 0));
+    const c = isObj(e.conditions) ? e.conditions : undefined;
+    conditions += String.fromCharCode(48 + (c?.ready !== false ? READY : 0) + (c?.serving !== false ? SERVING : 0) + (c?.terminating === true ? TERMINATING : 0));
     nodeNames.push(typeof e.nodeName === 'string' ? e.nodeName : '');
   }
   const endpoints = hints === undefined ? { ips, conditions, nodeNames } : { ips, conditions, nodeNames, hints };
@@ -188,6 +190,11 @@ function readNode(item: Obj, name: string): NodeInput {
     addresses: addresses.filter(isObj).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
       .map((a) => (typeof a.address === 'string' ? canonicalIP(a.address) : undefined)).filter((a): a is string => a !== undefined),
   };
+}
+
+// The names of a hints list (`forZones`, `forNodes`: [{name}]).
+function namesOf(list: unknown): readonly string[] {
+  return Array.isArray(list) && list.length > 0 ? list.filter(isObj).map((x) => x.name).filter((n): n is string => typeof n === 'string') : NO_NAMES;
 }
 
 function labelsOf(item: Obj): Record<string, string | undefined> {
