@@ -36,6 +36,8 @@ export interface RuleFacts {
   addrtype: boolean;
   /** `-m addrtype --dst-type LOCAL` (not negated). */
   dstTypeLocal: boolean;
+  /** `-m addrtype --src-type LOCAL` (not negated): traffic the node itself sends. */
+  srcTypeLocal: boolean;
   /** `-m set` match sets (ipvs mode). */
   matchSet: string | undefined;
 }
@@ -44,20 +46,20 @@ function blank(chain: string, line: number): RuleFacts {
   return {
     chain, line, target: undefined, source: undefined, sourceNegated: false, destination: undefined, destinationNegated: false,
     protocol: undefined, inInterface: undefined, dport: undefined, comment: undefined, toDestination: undefined,
-    probability: undefined, recentCheck: false, recentSet: false, seconds: undefined, addrtype: false, dstTypeLocal: false, matchSet: undefined,
+    probability: undefined, recentCheck: false, recentSet: false, seconds: undefined, addrtype: false, dstTypeLocal: false, srcTypeLocal: false, matchSet: undefined,
   };
 }
 
 // Which value a token introduces.
 const V_NONE = 0, V_SRC = 1, V_DST = 2, V_PROTO = 3, V_IN = 4, V_MODULE = 5, V_TARGET = 6, V_DPORT = 7, V_COMMENT = 8,
-  V_TODEST = 9, V_PROB = 10, V_SECONDS = 11, V_DSTTYPE = 12, V_SET = 13, V_SKIP = 14;
+  V_TODEST = 9, V_PROB = 10, V_SECONDS = 11, V_DSTTYPE = 12, V_SET = 13, V_SKIP = 14, V_SRCTYPE = 15;
 
 // Long options by name; short ones are told by their letter (see optionAt).
 const LONG_OPTIONS: readonly (readonly [string, number])[] = [
   ['--source', V_SRC], ['--destination', V_DST], ['--protocol', V_PROTO], ['--in-interface', V_IN], ['--match', V_MODULE],
   ['--jump', V_TARGET], ['--goto', V_TARGET], ['--dport', V_DPORT], ['--destination-port', V_DPORT], ['--comment', V_COMMENT],
   ['--to-destination', V_TODEST], ['--probability', V_PROB], ['--seconds', V_SECONDS], ['--dst-type', V_DSTTYPE],
-  ['--match-set', V_SET],
+  ['--src-type', V_SRCTYPE], ['--match-set', V_SET],
 ];
 const UNKNOWN = -1;
 
@@ -154,6 +156,7 @@ export function ruleFacts(chain: string, text: string, line: number): RuleFacts 
         case V_PROB: f.probability = text.slice(start, end); break;
         case V_SECONDS: f.seconds = text.slice(start, end); break;
         case V_DSTTYPE: if (!negate && n === 5 && text.startsWith('LOCAL', start)) f.dstTypeLocal = true; break;
+        case V_SRCTYPE: if (!negate && n === 5 && text.startsWith('LOCAL', start)) f.srcTypeLocal = true; break;
         case V_SET: f.matchSet = text.slice(start, end); break;
         default: break;
       }
@@ -199,6 +202,7 @@ export function factsFromRule(rule: Rule): RuleFacts {
       else if (o.name === 'set' && m.module === 'recent') f.recentSet = true;
       else if (o.name === 'seconds') f.seconds = v;
       else if (o.name === 'dst-type' && !o.negated && v === 'LOCAL') f.dstTypeLocal = true;
+      else if (o.name === 'src-type' && !o.negated && v === 'LOCAL') f.srcTypeLocal = true;
       else if (o.name === 'match-set') f.matchSet = v;
     }
   }

@@ -15,6 +15,8 @@ import { scanEntryRule } from './entry-rule-scan.ts';
  */
 export class IndexedRule {
   readonly target: string | undefined;
+  /** The `-d` the rule matches (negated or not), if any: a NodePort rule with one captures only those addresses. */
+  readonly destination: string | undefined;
   readonly line: number;
   /** Set by the diff: a service port accounts for the rule (not stale). */
   taken = false;
@@ -22,10 +24,11 @@ export class IndexedRule {
   readonly #i: number;
   #facts: RuleFacts | undefined;
 
-  constructor(chain: Chain, i: number, target: string | undefined, facts?: RuleFacts) {
+  constructor(chain: Chain, i: number, target: string | undefined, destination: string | undefined, facts?: RuleFacts) {
     this.#chain = chain;
     this.#i = i;
     this.target = target;
+    this.destination = destination;
     this.line = chain.lineOf(i);
     this.#facts = facts;
   }
@@ -85,13 +88,13 @@ export function indexKubeRules(ruleset: Ruleset): KubeIndex {
       if (fast !== undefined) {
         if (fast.target === skip) continue;
         const key = keyOf(fast);
-        if (key !== undefined) { add(map, key, new IndexedRule(chain, i, fast.target)); continue; }
+        if (key !== undefined) { add(map, key, new IndexedRule(chain, i, fast.target, fast.destination)); continue; }
       }
       const facts = chainRuleFacts(chain, i);
       if (skip !== undefined && facts.target === skip) continue;
       const key = keyOf(facts);
       if (key === undefined) index.unkeyed.push(facts);
-      else add(map, key, new IndexedRule(chain, i, facts.target, facts));
+      else add(map, key, new IndexedRule(chain, i, facts.target, facts.destination, facts));
     }
   };
   const byAddress = (r: KeyFacts): string | undefined => (r.destinationNegated === true ? undefined : addressKeyOf(r.destination, r.protocol, r.dport));

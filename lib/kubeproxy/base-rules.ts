@@ -3,7 +3,8 @@
  * KUBE-FORWARD, and the canary chains whose disappearance means the tables were flushed. Pure.
  */
 import type { Rule } from '../iptables/types.ts';
-import { matchOption } from '../iptables/rule.ts';
+import { matchOption, targetOption } from '../iptables/rule.ts';
+import { parseMark } from '../iptables/values.ts';
 import type { KubeIndex } from './actual.ts';
 import { masqueradeMark } from './actual.ts';
 import type { Finding } from './findings.ts';
@@ -60,6 +61,14 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
   if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && !post.some((r) => usesMark(r, mark))) {
     missing('nat/KUBE-POSTROUTING', `KUBE-POSTROUTING does not test the masquerade mark 0x${mark.toString(16)}`);
   }
+  if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && post.some((r) => r.target === 'MASQUERADE') && !post.some((r) => clearsMark(r, mark))) {
+    // (proxier.go: "Clear the mark to avoid re-masquerading if the packet re-traverses the network stack")
+    out.push({
+      kind: 'missing-base-rules', severity: 'warning', service: undefined, port: undefined, protocol: undefined, endpoint: undefined,
+      chain: 'nat/KUBE-POSTROUTING', family: fam,
+      message: `KUBE-POSTROUTING does not clear the masquerade mark (-j MARK --xor-mark 0x${mark.toString(16)}): a packet that goes through the stack again (a tunnel) is masqueraded again`,
+    });
+  }
   const fwd = index.filter.get('KUBE-FORWARD')?.rules;
   if (fwd !== undefined) {
     if (mark !== undefined && !fwd.some((r) => r.target === 'ACCEPT' && usesMark(r, mark))) {
@@ -83,6 +92,16 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
     }
   }
   return out;
+}
+
+// `-j MARK --xor-mark M` (iptables-save prints `--set-xmark M/0x0`).
+function clearsMark(rule: Rule, mark: number): boolean {
+  if (rule.target !== 'MARK') return false;
+  const xor = targetOption(rule, 'xor-mark');
+  if (xor !== undefined) return parseMark(xor.values[0] ?? '')?.value === mark;
+  const x = targetOption(rule, 'set-xmark');
+  const m = x === undefined ? undefined : parseMark(x.values[0] ?? '');
+  return m !== undefined && m.value === mark && m.mask === 0;
 }
 
 function usesMark(rule: Rule, mark: number): boolean {

@@ -120,7 +120,7 @@ class PortsDiff {
     }
     for (const x of external) {
       const natChain = x.entry.startsWith('NodePort') ? 'nat/KUBE-NODEPORTS' : 'nat/KUBE-SERVICES';
-      const target = this.#checkCapture(x.nat, sp.hasEndpoints ? x.want : undefined, natChain, x.entry);
+      const target = this.#checkCapture(x.nat, sp.hasEndpoints ? x.want : undefined, natChain, x.entry, natChain === 'nat/KUBE-NODEPORTS');
       this.#checkBlock(this.#take(index.filterExternal, x.filterKey), !sp.hasExternal, 'filter/KUBE-EXTERNAL-SERVICES', x.entry);
       if (target !== undefined) this.#checkExt(target, externalSets, x.entry);
     }
@@ -354,14 +354,24 @@ class PortsDiff {
     }
   }
 
-  // A nat capture rule (KUBE-SERVICES / KUBE-NODEPORTS) for an address.
-  #checkCapture(rules: IndexedRule[], want: string | undefined, chain: string, entry: string): string | undefined {
+  // A nat capture rule (KUBE-SERVICES / KUBE-NODEPORTS) for an address. A NodePort is captured by
+  // a rule for every address (`anyAddress`): kube-proxy's `-d 127.0.0.0/8` rule for localhost
+  // NodePorts, next to it, does not take the node's other addresses.
+  #checkCapture(rules: IndexedRule[], want: string | undefined, chain: string, entry: string, anyAddress = false): string | undefined {
     const sp = this.#sp as ExpectedServicePort;
     let jump: IndexedRule | undefined;
+    let restricted: IndexedRule | undefined;
     for (let i = 0; i < rules.length && jump === undefined; i++) {
       const r = rules[i] as IndexedRule;
-      if (r.target !== undefined && r.target.startsWith('KUBE-')) jump = r;
+      if (r.target === undefined || !r.target.startsWith('KUBE-')) continue;
+      if (anyAddress && r.destination !== undefined) restricted ??= r;
+      else jump = r;
     }
+    if (jump === undefined && restricted !== undefined && want !== undefined) {
+      this.#report('missing-service', `${entry} is captured in ${chain} only for destination ${restricted.destination} (line ${restricted.line}): new connections to the node's other addresses are not sent to the service`, undefined, chain);
+      return restricted.target;
+    }
+    jump ??= restricted;
     if (want === undefined) {
       if (jump !== undefined) {
         if (jump.target === sp.extChain || (jump.target?.startsWith('KUBE-FW-') === true && jump.target === sp.fwChain)) this.#checkExt(jump.target, NO_ENDPOINTS, entry);
@@ -397,10 +407,12 @@ class PortsDiff {
       this.#report('missing-service', `${entry} jumps to ${chain}, which does not exist`, undefined, `nat/${chain}`);
       return;
     }
-    const unconditional = chainFacts(ext).filter((r) => r.source === undefined && r.inInterface === undefined && !r.addrtype);
+    const facts = chainFacts(ext);
+    const unconditional = facts.filter((r) => r.source === undefined && r.inInterface === undefined && !r.addrtype);
     if (!sp.externalLocal && !unconditional.some((r) => r.target === 'KUBE-MARK-MASQ')) {
       this.#report('missing-masquerade', `${chain} does not masquerade external traffic (externalTrafficPolicy Cluster)`, undefined, `nat/${chain}`);
     }
+    if (sp.externalLocal && sp.hasEndpoints) this.#checkFromNode(chain, facts, entry);
     const policy = unconditional.find((r) => r.target !== undefined && (r.target.startsWith('KUBE-SVC-') || r.target.startsWith('KUBE-SVL-')));
     if (sets.every((s) => s.length === 0) || !sp.hasExternal) {
       if (policy !== undefined) this.#checkEndpoints(policy.target, NO_ENDPOINTS, `${entry} (external traffic)`);
@@ -414,6 +426,26 @@ class PortsDiff {
       this.#report('wrong-service-target', `${chain} sends external traffic to ${policy.target} instead of ${sp.externalPolicyChain} (externalTrafficPolicy ${sp.externalLocal ? 'Local' : 'Cluster'})`, undefined, `nat/${chain}`);
     }
     this.#checkEndpoints(policy.target, sets, `${entry} (external traffic)`);
+  }
+
+  // externalTrafficPolicy Local: traffic the node itself sends to an external address is
+  // masqueraded and short-circuited to the cluster-wide chain (proxier.go writes both rules
+  // whenever KUBE-EXT is used), so that it works without a local endpoint.
+  #checkFromNode(chain: string, facts: readonly RuleFacts[], entry: string): void {
+    const sp = this.#sp as ExpectedServicePort;
+    const fromNode = facts.filter((r) => r.srcTypeLocal && r.source === undefined && r.inInterface === undefined);
+    if (!fromNode.some((r) => r.target === 'KUBE-MARK-MASQ')) {
+      this.#report('missing-masquerade', `${chain} does not masquerade traffic the node itself sends to ${entry} (no "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")`, undefined, `nat/${chain}`);
+    }
+    const route = fromNode.find((r) => r.target !== undefined && (r.target.startsWith('KUBE-SVC-') || r.target.startsWith('KUBE-SVL-')));
+    if (route === undefined) {
+      this.#report('missing-service', `${entry}: ${chain} does not send traffic from the node itself to ${sp.svcChain} (no "-m addrtype --src-type LOCAL -j ${sp.svcChain}"): without a local endpoint, it goes nowhere`, undefined, `nat/${chain}`);
+      return;
+    }
+    if (route.target !== sp.svcChain) {
+      this.#report('wrong-service-target', `${chain} sends traffic from the node itself to ${route.target} instead of ${sp.svcChain}`, undefined, `nat/${chain}`);
+    }
+    this.#checkEndpoints(route.target, sp.clusterCandidates, `${entry} (traffic from the node)`);
   }
 
   #checkFirewall(entry: string): void {
