@@ -32,6 +32,8 @@ export interface ServiceChainView {
   readonly masqLines: readonly number[];
   /** True when a masquerade rule matches a destination (kube-proxy's ClusterIP masquerade rule). */
   readonly masqDestination: boolean;
+  /** The texts of those rules, for the diff to read their destination and port. */
+  readonly masqDestinationTexts: readonly string[];
   /** The spreads as endpoint rows, when a compact chain has nothing else (see {@link RowCascade}). */
   readonly cascade?: RowCascade | undefined;
 }
@@ -70,6 +72,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
   let affinity: Map<string, number> | undefined; // (most chains have none: no map each)
   let masqLines: number[] | undefined; // (an array made for one: a first push reserves 17)
   let masqDestination = false;
+  let masqTexts: string[] | undefined;
   let remaining = 1;
   for (let i = 0; i < count; i++) {
     const text = chain.text(i);
@@ -78,6 +81,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     if (text.endsWith(' -j KUBE-MARK-MASQ') && leadingDestination(text, chain.name.length) && (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1))) {
       if (masqLines === undefined) masqLines = [chain.lineOf(i)]; else masqLines.push(chain.lineOf(i));
       masqDestination = true;
+      if (masqTexts === undefined) masqTexts = [text]; else masqTexts.push(text);
       continue;
     }
     // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
@@ -108,7 +112,10 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     const target = rule.target;
     if (target === 'KUBE-MARK-MASQ') {
       if (masqLines === undefined) masqLines = [rule.line]; else masqLines.push(rule.line);
-      if (rule.destination !== undefined) masqDestination = true;
+      if (rule.destination !== undefined) {
+        masqDestination = true;
+        if (masqTexts === undefined) masqTexts = [text]; else masqTexts.push(text);
+      }
       continue;
     }
     if (target === undefined || !target.startsWith('KUBE-SEP-')) continue;
@@ -120,11 +127,12 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     spreads.push({ sep: target, share: remaining * p, line: rule.line });
     remaining *= 1 - p;
   }
-  return { exists: true, spreads, affinity: affinity ?? NO_AFFINITY, masqLines: masqLines ?? NO_LINES, masqDestination, remaining };
+  return { exists: true, spreads, affinity: affinity ?? NO_AFFINITY, masqLines: masqLines ?? NO_LINES, masqDestination, masqDestinationTexts: masqTexts ?? NO_TEXTS, remaining };
 }
 
 const NO_AFFINITY: ReadonlyMap<string, number> = new Map();
 const NO_LINES: readonly number[] = [];
+const NO_TEXTS: readonly string[] = [];
 
 // True when the rule `-A NAME ...` (nameLength long) starts with a destination match, optionally
 // after a source match: `[!] -s X [!] -d `, as iptables-save prints them (the source has no quote).
@@ -156,6 +164,8 @@ export interface EndpointChainView {
   readonly dnat: string | undefined;
   /** True when the hairpin masquerade rule (`-s ip -j KUBE-MARK-MASQ`) is there. */
   readonly masq: boolean;
+  /** Its source as printed (`10.0.0.1/32`), which must be the endpoint's own address (undefined: not read, or no rule). */
+  readonly masqSource: string | undefined;
   /** True when the DNAT rule records the client for affinity (`-m recent --set`). */
   readonly recentSet: boolean;
 }
@@ -170,14 +180,21 @@ export function readEndpointChain(chain: Chain): EndpointChainView {
 export function readEndpointRules(chain: Chain): EndpointChainView {
   let dnat: string | undefined;
   let masq = false;
+  let masqSource: string | undefined;
   let recentSet = false;
   for (let i = 0; i < chain.size; i++) {
     const text = chain.text(i);
     if (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1)) {
       // Fast path: the two lines kube-proxy writes (hairpin masquerade, DNAT).
       if (text.endsWith(' -j KUBE-MARK-MASQ')) {
-        if (text.indexOf(' -s ') !== -1 && text.indexOf(' ! -s ') === -1) masq = true;
-        continue;
+        const s = text.indexOf(' -s ');
+        if (s === -1 || text.indexOf(' ! -s ') !== -1) continue;
+        const end = plainTokenEnd(text, s + 4);
+        if (end !== -1) {
+          masq = true;
+          masqSource ??= text.slice(s + 4, end);
+          continue;
+        }
       }
       const d = text.indexOf(' -j DNAT --to-destination ');
       if (d !== -1) {
@@ -188,13 +205,15 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
       }
     }
     const rule = ruleFacts(chain.name, text, chain.lineOf(i));
-    if (rule.target === 'KUBE-MARK-MASQ' && rule.source !== undefined && !rule.sourceNegated) masq = true;
-    else if (rule.target === 'DNAT') {
+    if (rule.target === 'KUBE-MARK-MASQ' && rule.source !== undefined && !rule.sourceNegated) {
+      masq = true;
+      masqSource ??= rule.source;
+    } else if (rule.target === 'DNAT') {
       if (rule.toDestination !== undefined && dnat === undefined) dnat = canonicalEndpoint(rule.toDestination);
       if (rule.recentSet) recentSet = true;
     }
   }
-  return { exists: true, dnat, masq, recentSet };
+  return { exists: true, dnat, masq, masqSource, recentSet };
 }
 
 // 10.0.0.1:80 with no leading zeros is already canonical (the common case, checked without allocating)

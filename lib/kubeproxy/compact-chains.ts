@@ -198,6 +198,7 @@ class CompactServiceView implements ServiceChainView {
   readonly affinity: ReadonlyMap<string, number>;
   readonly masqLines: readonly number[];
   readonly masqDestination: boolean;
+  readonly masqDestinationTexts: readonly string[];
   readonly cascade: RowCascade | undefined;
   #head: Spread[];
   #remaining: number;
@@ -209,6 +210,7 @@ class CompactServiceView implements ServiceChainView {
     this.affinity = head.affinity;
     this.masqLines = head.masqLines;
     this.masqDestination = head.masqDestination;
+    this.masqDestinationTexts = head.masqDestinationTexts;
     this.cascade = cascade;
     this.#chain = chain;
   }

@@ -6,8 +6,10 @@
  */
 import type { RuleFacts } from '../iptables/rule-facts.ts';
 import type { Chain } from '../iptables/types.ts';
-import { chainFacts, chainRuleFacts } from '../iptables/rule-facts.ts';
+import { chainFacts, chainRuleFacts, ruleFacts } from '../iptables/rule-facts.ts';
+import { plainTokenEnd } from '../iptables/tokenize.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
+import { hostAddress } from './actual.ts';
 import type { IndexedRule, KubeIndex } from './actual.ts';
 import { readEndpointChain, readServiceChain } from './chain-view.ts';
 import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
@@ -35,8 +37,8 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
 
 type EndpointSets = readonly (readonly ExpectedEndpoint[])[];
 
-const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqLines: [], masqDestination: false };
-const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, masq: false, recentSet: false };
+const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqLines: [], masqDestination: false, masqDestinationTexts: [] };
+const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, masq: false, masqSource: undefined, recentSet: false };
 
 /**
  * One diff run: the service ports are checked one at a time ({@link check}), then what no port
@@ -94,6 +96,8 @@ class PortsDiff {
       const view = this.#clusterMasq ? this.#svcView(cipTarget) : MISSING_SVC;
       if (view.exists && !view.masqDestination) {
         this.#report('missing-masquerade', `${cipTarget} has no ClusterIP masquerade rule (-d ${sp.clusterIP} ... -j KUBE-MARK-MASQ) for traffic from outside the pod network`, undefined, `nat/${cipTarget}`);
+      } else if (view.exists && !view.masqDestinationTexts.some((text) => masqueradesClusterIP(cipTarget, text, sp.clusterIP, sp.port))) {
+        this.#report('missing-masquerade', `${cipTarget}'s ClusterIP masquerade rule does not match ${this.#ipPort(sp.clusterIP, sp.port)} (line ${view.masqLines[0] ?? '?'}): traffic from outside the pod network is not masqueraded`, undefined, `nat/${cipTarget}`);
       }
     }
     if (sp.externalIPs.length === 0 && sp.loadBalancerIPs.length === 0 && sp.nodePort === 0 && sp.healthCheckNodePort === 0) return;
@@ -253,9 +257,11 @@ class PortsDiff {
           const row = cascade.columns.jump(cascade.start + k);
           rows.markReached(row, this.#visit);
           // the name only when there is something to check beyond the row's mark
-          const masq = rows.masq(row);
-          if (masq && sp.affinitySeconds === undefined) continue;
-          this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, rows.name(row), { exists: true, dnat: undefined, masq, recentSet: rows.recentSet(row) });
+          // (its DNAT is the endpoint: a hairpin source equal to the DNAT's address is the endpoint's)
+          const hairpin = rows.masqIsDestination(row);
+          if (hairpin && sp.affinitySeconds === undefined) continue;
+          // (no source to compare when the flag has told it is the endpoint's)
+          this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, rows.name(row), { exists: true, dnat: undefined, masq: rows.masq(row), masqSource: hairpin ? undefined : rows.masqSource(row), recentSet: rows.recentSet(row) });
         } else {
           const s = view.spreads[k] as Spread;
           this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, s.sep, this.#spreadView(s));
@@ -323,6 +329,9 @@ class PortsDiff {
   #checkEndpointChain(view: ServiceChainView, chain: string, e: ExpectedEndpoint, sepName: string, sep: EndpointChainView): void {
     const sp = this.#sp as ExpectedServicePort;
     if (!sep.masq) this.#report('missing-masquerade', `${sepName} has no "-s ${e.ip} -j KUBE-MARK-MASQ" rule: a pod calling its own service is not masqueraded`, e.id, `nat/${sepName}`);
+    else if (sep.masqSource !== undefined && hostAddress(sep.masqSource) !== e.ip) {
+      this.#report('missing-masquerade', `${sepName} masquerades "-s ${sep.masqSource}", not the endpoint's own address ${e.ip}: a pod calling its own service is not masqueraded`, e.id, `nat/${sepName}`);
+    }
     if (sp.affinitySeconds !== undefined) {
       const seconds = view.affinity.get(sepName);
       if (seconds === undefined || !sep.recentSet) {
@@ -473,6 +482,47 @@ class PortsDiff {
 
 const NO_RULES: IndexedRule[] = [];
 const NO_ENDPOINTS: EndpointSets = [[]];
+
+/**
+ * True when the ClusterIP masquerade rule `text` of chain `chain` (`[! -s X] -d IP ... --dport PORT
+ * -j KUBE-MARK-MASQ`) matches `ip` and `port`: read where iptables-save prints them (the destination
+ * before the comment, the port after it), without making a string; other spellings in full.
+ */
+export function masqueradesClusterIP(chain: string, text: string, ip: string, port: number): boolean {
+  if (text.indexOf('\\') === -1 && text.indexOf("'") === -1 && text.charCodeAt(3 + chain.length) === 32) {
+    let at = 4 + chain.length;
+    if (text.startsWith('! -s ', at) || text.startsWith('-s ', at)) {
+      const end = plainTokenEnd(text, text.indexOf('-s ', at) + 3);
+      at = end === -1 ? -1 : end + 1;
+    }
+    if (at !== -1 && text.startsWith('-d ', at)) {
+      const d = at + 3;
+      const end = plainTokenEnd(text, d);
+      const quote = text.lastIndexOf('"');
+      const p = text.indexOf(' --dport ', quote === -1 ? d : quote);
+      if (end !== -1 && p !== -1) {
+        const r = d + ip.length;
+        const host = text.startsWith(ip, d) && (r === end || (text.startsWith('/32', r) && r + 3 === end) || (text.startsWith('/128', r) && r + 4 === end));
+        return (host || hostAddress(text.slice(d, end)) === ip) && digitsAre(text, p + 9, port);
+      }
+    }
+  }
+  const f = ruleFacts(chain, text, 0);
+  return f.destination !== undefined && !f.destinationNegated && hostAddress(f.destination) === ip && f.dport !== undefined && Number(f.dport) === port;
+}
+
+// True when text at `at` is the decimal `n`, up to a space or the end.
+function digitsAre(text: string, at: number, n: number): boolean {
+  let v = 0;
+  let i = at;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32) break;
+    if (c < 48 || c > 57 || i - at > 5) return false;
+    v = v * 10 + c - 48;
+  }
+  return i > at && v === n;
+}
 
 /** Of several acceptable endpoint sets, the one closest to what the rules do. */
 function closestSet(sets: readonly (readonly ExpectedEndpoint[])[], actual: ReadonlyMap<string, unknown>): readonly ExpectedEndpoint[] {

@@ -292,6 +292,18 @@ export class EndpointRows {
     return true;
   }
 
+  /** The hairpin masquerade rule's source as printed, undefined without the rule. */
+  masqSource(row: number): string | undefined {
+    const t = this.#textsOf(row);
+    if (t !== undefined) return this.#textView(row, t).masqSource;
+    return ((this.#state[row] as number) & HAS_MASQ) !== 0 ? this.#source(row) : undefined;
+  }
+
+  /** True when the hairpin rule's source is the DNAT's own IPv4 address as /32 (told by a flag: no string). */
+  masqIsDestination(row: number): boolean {
+    return ((this.#state[row] as number) & (TEXTS | HAS_MASQ | SOURCE_IS_DESTINATION)) === (HAS_MASQ | SOURCE_IS_DESTINATION);
+  }
+
   /** True when the hairpin masquerade rule (`-s ip -j KUBE-MARK-MASQ`) is there. */
   masq(row: number): boolean {
     const t = this.#textsOf(row);
@@ -575,6 +587,10 @@ export class EndpointRowChain extends RenderedChain implements EndpointChainView
 
   get masq(): boolean {
     return this.rows.masq(this.row);
+  }
+
+  get masqSource(): string | undefined {
+    return this.rows.masqSource(this.row);
   }
 
   get recentSet(): boolean {

@@ -1,6 +1,7 @@
-// Rules that still exist but no longer take all the traffic they should: a NodePort captured only
-// for localhost, externalTrafficPolicy Local without its short cut for the node's own traffic, a
-// masquerade mark never cleared. Checked on kube-proxy's own rulesets with one line removed.
+// Rules that still exist but no longer do all they should: a NodePort captured only for localhost,
+// externalTrafficPolicy Local without its short cut for the node's own traffic, a masquerade mark
+// never cleared, hairpin and ClusterIP masquerade rules for another address or port. Checked on
+// kube-proxy's own rulesets with one line removed or edited.
 import t from 'tap';
 import { checkText } from '../../helpers/check.ts';
 import { loadScenarios } from '../../helpers/fixtures.ts';
@@ -38,4 +39,25 @@ t.test('KUBE-POSTROUTING that never clears the masquerade mark is a warning', as
   const r = without('v128-nodeport', /^-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000\/0x0$/);
   t.equal(r.verdict, 'in-sync', 'where connections go does not change');
   t.match(brief(r), [{ kind: 'missing-base-rules', severity: 'warning', chain: 'nat/KUBE-POSTROUTING', message: /does not clear the masquerade mark/ }]);
+});
+
+const edited = (name: string, line: RegExp, edit: (l: string) => string) => {
+  const s = scenarios.get(name)!;
+  const lines = s.legacy.split('\n');
+  if (lines.filter((l) => line.test(l)).length !== 1) throw new Error(`${name}: expected one line to match ${line}`);
+  return checkText(lines.map((l) => (line.test(l) ? edit(l) : l)).join('\n'), s.cluster.items, s.node, s.family);
+};
+
+t.test('a hairpin masquerade rule for another address does not masquerade a pod calling its own service', async (t) => {
+  const r = edited('v128-nodeport', /^-A KUBE-SEP-\S+ -s 10\.180\.0\.1\/32 /, (l) => l.replace('-s 10.180.0.1/32', '-s 10.180.0.7/32'));
+  t.equal(r.verdict, 'drift');
+  t.match(brief(r), [{ kind: 'missing-masquerade', service: 'ns1/svc1', message: /masquerades "-s 10\.180\.0\.7\/32", not the endpoint's own address 10\.180\.0\.1/ }]);
+});
+
+t.test('a ClusterIP masquerade rule for another address or port does not masquerade off-cluster clients of this one', async (t) => {
+  for (const [what, edit] of [['address', (l: string) => l.replace('-d 172.30.0.41/32', '-d 172.30.0.42/32')], ['port', (l: string) => l.replace('--dport 80 -j KUBE-MARK-MASQ', '--dport 81 -j KUBE-MARK-MASQ')]] as const) {
+    const r = edited('v128-nodeport', /^-A KUBE-SVC-\S+ ! -s .*-d 172\.30\.0\.41\/32 .*-j KUBE-MARK-MASQ$/, edit);
+    t.equal(r.verdict, 'drift', what);
+    t.match(brief(r), [{ kind: 'missing-masquerade', service: 'ns1/svc1', message: /ClusterIP masquerade rule does not match 172\.30\.0\.41:80/ }], what);
+  }
 });
