@@ -162,6 +162,8 @@ export interface EndpointChainView {
   readonly exists: boolean;
   /** The DNAT destination (`ip:port` / `[ip6]:port`), canonical. */
   readonly dnat: string | undefined;
+  /** The protocol the DNAT rule is limited to (`-p`, lower case); undefined: any. */
+  readonly dnatProtocol: string | undefined;
   /** True when the hairpin masquerade rule (`-s ip -j KUBE-MARK-MASQ`) is there. */
   readonly masq: boolean;
   /** Its source as printed (`10.0.0.1/32`), which must be the endpoint's own address (undefined: not read, or no rule). */
@@ -179,6 +181,7 @@ export function readEndpointChain(chain: Chain): EndpointChainView {
 /** The same, read from the chain's rule texts. */
 export function readEndpointRules(chain: Chain): EndpointChainView {
   let dnat: string | undefined;
+  let dnatProtocol: string | undefined;
   let masq = false;
   let masqSource: string | undefined;
   let recentSet = false;
@@ -197,9 +200,13 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
         }
       }
       const d = text.indexOf(' -j DNAT --to-destination ');
-      if (d !== -1) {
+      const p = d === -1 ? -1 : protocolAt(text, d);
+      if (d !== -1 && p !== -1) {
         const end = text.indexOf(' ', d + 26);
-        if (dnat === undefined) dnat = canonicalEndpoint(text.slice(d + 26, end === -1 ? text.length : end));
+        if (dnat === undefined) {
+          dnat = canonicalEndpoint(text.slice(d + 26, end === -1 ? text.length : end));
+          if (p !== 0) dnatProtocol = text.slice(p, text.indexOf(' ', p)).toLowerCase();
+        }
         if (text.indexOf(' -m recent ') !== -1 && / --set( |$)/.test(text)) recentSet = true;
         continue;
       }
@@ -209,11 +216,27 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
       masq = true;
       masqSource ??= rule.source;
     } else if (rule.target === 'DNAT') {
-      if (rule.toDestination !== undefined && dnat === undefined) dnat = canonicalEndpoint(rule.toDestination);
+      if (rule.toDestination !== undefined && dnat === undefined) {
+        dnat = canonicalEndpoint(rule.toDestination);
+        dnatProtocol = rule.protocol?.toLowerCase();
+      }
       if (rule.recentSet) recentSet = true;
     }
   }
-  return { exists: true, dnat, masq, masqSource, recentSet };
+  return { exists: true, dnat, dnatProtocol, masq, masqSource, recentSet };
+}
+
+// Where the value of the DNAT rule's `-p` starts (save output prints it before the comment, restore
+// input after it: never inside the quotes), 0 without one, -1 when only the full reader can tell.
+function protocolAt(text: string, d: number): number {
+  const first = text.indexOf('"');
+  const last = text.lastIndexOf('"');
+  const before = text.indexOf(' -p ');
+  if (before !== -1 && before < d && (first === -1 || before < first)) return before + 4;
+  const after = last === -1 ? -1 : text.indexOf(' -p ', last);
+  if (after !== -1 && after < d) return after + 4;
+  if (text.indexOf(' ! -p ') !== -1 || text.indexOf(' --protocol ') !== -1) return -1;
+  return first === -1 || before === -1 ? 0 : -1;
 }
 
 // 10.0.0.1:80 with no leading zeros is already canonical (the common case, checked without allocating)

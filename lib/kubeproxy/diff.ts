@@ -13,7 +13,7 @@ import { hostAddress } from './actual.ts';
 import type { IndexedRule, KubeIndex } from './actual.ts';
 import { readEndpointChain, readServiceChain } from './chain-view.ts';
 import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
-import { EndpointRowChain } from './endpoint-rows.ts';
+import { EndpointRowChain, protocolIndex } from './endpoint-rows.ts';
 import { NatChains } from './nat-chains.ts';
 import { staleChains, staleRules } from './stale.ts';
 import type { ExpectedEndpoint, ExpectedServicePort } from './expected.ts';
@@ -38,7 +38,7 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
 type EndpointSets = readonly (readonly ExpectedEndpoint[])[];
 
 const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqLines: [], masqDestination: false, masqDestinationTexts: [] };
-const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, masq: false, masqSource: undefined, recentSet: false };
+const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, dnatProtocol: undefined, masq: false, masqSource: undefined, recentSet: false };
 
 /**
  * One diff run: the service ports are checked one at a time ({@link check}), then what no port
@@ -96,8 +96,8 @@ class PortsDiff {
       const view = this.#clusterMasq ? this.#svcView(cipTarget) : MISSING_SVC;
       if (view.exists && !view.masqDestination) {
         this.#report('missing-masquerade', `${cipTarget} has no ClusterIP masquerade rule (-d ${sp.clusterIP} ... -j KUBE-MARK-MASQ) for traffic from outside the pod network`, undefined, `nat/${cipTarget}`);
-      } else if (view.exists && !view.masqDestinationTexts.some((text) => masqueradesClusterIP(cipTarget, text, sp.clusterIP, sp.port))) {
-        this.#report('missing-masquerade', `${cipTarget}'s ClusterIP masquerade rule does not match ${this.#ipPort(sp.clusterIP, sp.port)} (line ${view.masqLines[0] ?? '?'}): traffic from outside the pod network is not masqueraded`, undefined, `nat/${cipTarget}`);
+      } else if (view.exists && !view.masqDestinationTexts.some((text) => masqueradesClusterIP(cipTarget, text, sp.clusterIP, sp.protocol, sp.port))) {
+        this.#report('missing-masquerade', `${cipTarget}'s ClusterIP masquerade rule does not match ${this.#ipPort(sp.clusterIP, sp.port)}/${sp.protocol} (line ${view.masqLines[0] ?? '?'}): traffic from outside the pod network is not masqueraded`, undefined, `nat/${cipTarget}`);
       }
     }
     if (sp.externalIPs.length === 0 && sp.loadBalancerIPs.length === 0 && sp.nodePort === 0 && sp.healthCheckNodePort === 0) return;
@@ -251,6 +251,7 @@ class PortsDiff {
     const inOrder = this.#evenInOrder(view, sets);
     if (inOrder !== undefined) {
       this.stats.expectedEndpoints += inOrder.length;
+      const protocol = protocolIndex(sp.protocol);
       for (let k = 0; k < inOrder.length; k++) {
         if (cascade !== undefined) {
           const rows = cascade.rows;
@@ -258,10 +259,13 @@ class PortsDiff {
           rows.markReached(row, this.#visit);
           // the name only when there is something to check beyond the row's mark
           // (its DNAT is the endpoint: a hairpin source equal to the DNAT's address is the endpoint's)
-          const hairpin = rows.masqIsDestination(row);
-          if (hairpin && sp.affinitySeconds === undefined) continue;
-          // (no source to compare when the flag has told it is the endpoint's)
-          this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, rows.name(row), { exists: true, dnat: undefined, masq: rows.masq(row), masqSource: hairpin ? undefined : rows.masqSource(row), recentSet: rows.recentSet(row) });
+          const usual = rows.hairpinAndProtocol(row, protocol);
+          if (usual && sp.affinitySeconds === undefined) continue;
+          // (no source or protocol to compare when the row has told they are right)
+          this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, rows.name(row), {
+            exists: true, dnat: undefined, dnatProtocol: usual ? undefined : rows.dnatProtocol(row),
+            masq: rows.masq(row), masqSource: usual ? undefined : rows.masqSource(row), recentSet: rows.recentSet(row),
+          });
         } else {
           const s = view.spreads[k] as Spread;
           this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, s.sep, this.#spreadView(s));
@@ -328,6 +332,9 @@ class PortsDiff {
   // The hairpin masquerade and session affinity of one endpoint's chain, reached from service chain `chain`.
   #checkEndpointChain(view: ServiceChainView, chain: string, e: ExpectedEndpoint, sepName: string, sep: EndpointChainView): void {
     const sp = this.#sp as ExpectedServicePort;
+    if (sep.dnatProtocol !== undefined && sep.dnatProtocol !== sp.protocol) {
+      this.#report('wrong-endpoint-target', `${sepName} DNATs only ${sep.dnatProtocol} to ${e.id}: the service port is ${sp.protocol}, so its new connections are not sent there`, e.id, `nat/${sepName}`);
+    }
     if (!sep.masq) this.#report('missing-masquerade', `${sepName} has no "-s ${e.ip} -j KUBE-MARK-MASQ" rule: a pod calling its own service is not masqueraded`, e.id, `nat/${sepName}`);
     else if (sep.masqSource !== undefined && hostAddress(sep.masqSource) !== e.ip) {
       this.#report('missing-masquerade', `${sepName} masquerades "-s ${sep.masqSource}", not the endpoint's own address ${e.ip}: a pod calling its own service is not masqueraded`, e.id, `nat/${sepName}`);
@@ -484,11 +491,12 @@ const NO_RULES: IndexedRule[] = [];
 const NO_ENDPOINTS: EndpointSets = [[]];
 
 /**
- * True when the ClusterIP masquerade rule `text` of chain `chain` (`[! -s X] -d IP ... --dport PORT
- * -j KUBE-MARK-MASQ`) matches `ip` and `port`: read where iptables-save prints them (the destination
- * before the comment, the port after it), without making a string; other spellings in full.
+ * True when the ClusterIP masquerade rule `text` of chain `chain` (`[! -s X] -d IP -p PROTO ...
+ * --dport PORT -j KUBE-MARK-MASQ`) matches `ip`, `protocol` and `port`: read where iptables-save prints
+ * them (destination and protocol before the comment, the port after it), without making a string;
+ * other spellings in full.
  */
-export function masqueradesClusterIP(chain: string, text: string, ip: string, port: number): boolean {
+export function masqueradesClusterIP(chain: string, text: string, ip: string, protocol: string, port: number): boolean {
   if (text.indexOf('\\') === -1 && text.indexOf("'") === -1 && text.charCodeAt(3 + chain.length) === 32) {
     let at = 4 + chain.length;
     if (text.startsWith('! -s ', at) || text.startsWith('-s ', at)) {
@@ -503,12 +511,16 @@ export function masqueradesClusterIP(chain: string, text: string, ip: string, po
       if (end !== -1 && p !== -1) {
         const r = d + ip.length;
         const host = text.startsWith(ip, d) && (r === end || (text.startsWith('/32', r) && r + 3 === end) || (text.startsWith('/128', r) && r + 4 === end));
-        return (host || hostAddress(text.slice(d, end)) === ip) && digitsAre(text, p + 9, port);
+        // (any other protocol, or none there, is left to the full reader)
+        if (text.startsWith(' -p ', end) && text.startsWith(protocol, end + 4) && text.charCodeAt(end + 4 + protocol.length) === 32) {
+          return (host || hostAddress(text.slice(d, end)) === ip) && digitsAre(text, p + 9, port);
+        }
       }
     }
   }
   const f = ruleFacts(chain, text, 0);
-  return f.destination !== undefined && !f.destinationNegated && hostAddress(f.destination) === ip && f.dport !== undefined && Number(f.dport) === port;
+  return f.destination !== undefined && !f.destinationNegated && hostAddress(f.destination) === ip && f.protocol?.toLowerCase() === protocol &&
+    f.dport !== undefined && Number(f.dport) === port;
 }
 
 // True when text at `at` is the decimal `n`, up to a space or the end.

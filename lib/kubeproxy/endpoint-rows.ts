@@ -32,6 +32,8 @@ const REMOVED = 8; // deleted (`-X`): no longer found by name
 const TEXTS = 16; // holds a rule it cannot keep as values: all its rules are texts now
 const CANONICAL = 32; // the destination's bytes are its canonical form (compared without a string)
 const SOURCE_IS_DESTINATION = 64; // the masquerade source is the DNAT's IPv4 address and /32: not kept apart
+const PROTOCOL_SHIFT = 8; // bits 8-9: the DNAT rule's `-p`, an index in PROTOCOLS (0: none)
+const PROTOCOL_BITS = 3 << PROTOCOL_SHIFT;
 
 const PROTOCOLS = ['', 'tcp', 'udp', 'sctp'] as const;
 
@@ -40,6 +42,12 @@ interface Texts {
   texts: string[];
   lines: number[];
   view?: EndpointChainView | undefined;
+}
+
+/** The index of a protocol (`tcp`, `udp`, `sctp`) in the rows' codes, for {@link EndpointRows.hairpinAndProtocol}. */
+export function protocolIndex(protocol: string): number {
+  const i = PROTOCOLS.indexOf(protocol as (typeof PROTOCOLS)[number]);
+  return i < 1 ? -1 : i;
 }
 
 /** True when `name` is a KUBE-SEP chain name these rows keep (ASCII, as kube-proxy's are: a byte per character). */
@@ -57,8 +65,7 @@ export class EndpointRows {
   #names = Buffer.alloc(SEP_NAME_LENGTH * 1024);
   /** Open addressing, a pair per slot: row + 1 (0: empty, -1: its row was deleted) and the name's hash. */
   #slots = new Int32Array(2 * 4096);
-  #state = new Uint8Array(1024);
-  #proto = new Uint8Array(1024);
+  #state = new Uint16Array(1024);
   #declLine = new Int32Array(1024);
   #masqLine = new Int32Array(1024);
   #dnatLine = new Int32Array(1024);
@@ -248,7 +255,7 @@ export class EndpointRows {
     const s = this.#state[row] as number;
     const name = this.name(row);
     if (i === 0 && (s & HAS_MASQ) !== 0) return `-A ${name} -s ${this.#source(row)} -j KUBE-MARK-MASQ`;
-    const proto = PROTOCOLS[this.#proto[row] as number] as string;
+    const proto = PROTOCOLS[((s & PROTOCOL_BITS) >> PROTOCOL_SHIFT)] as string;
     const p = proto === '' ? '' : ` -p ${proto} -m ${proto}`;
     const recent = s & RECENT ? ` -m recent --set --name ${name}${RECENT_MASK}` : '';
     return `-A ${name}${p}${recent} -j DNAT --to-destination ${this.#slice(this.#destAt, this.#destLength, row)}`;
@@ -292,16 +299,31 @@ export class EndpointRows {
     return true;
   }
 
+  /** The protocol the DNAT rule is limited to, undefined: any (or no DNAT rule). */
+  dnatProtocol(row: number): string | undefined {
+    const t = this.#textsOf(row);
+    if (t !== undefined) return this.#textView(row, t).dnatProtocol;
+    const s = this.#state[row] as number;
+    return (s & HAS_DNAT) === 0 ? undefined : PROTOCOLS[(s & PROTOCOL_BITS) >> PROTOCOL_SHIFT] || undefined;
+  }
+
+  /**
+   * The common case in one read of the row's state: the hairpin rule's source is the DNAT's address
+   * (so the endpoint's, once the DNAT is) and the DNAT rule is for `protocol` (a PROTOCOLS index,
+   * see {@link protocolIndex}) or for any. False sends the caller to the separate readers.
+   */
+  hairpinAndProtocol(row: number, protocol: number): boolean {
+    const s = this.#state[row] as number;
+    if ((s & (TEXTS | HAS_MASQ | SOURCE_IS_DESTINATION)) !== (HAS_MASQ | SOURCE_IS_DESTINATION)) return false;
+    const p = (s & PROTOCOL_BITS) >> PROTOCOL_SHIFT;
+    return p === 0 || p === protocol;
+  }
+
   /** The hairpin masquerade rule's source as printed, undefined without the rule. */
   masqSource(row: number): string | undefined {
     const t = this.#textsOf(row);
     if (t !== undefined) return this.#textView(row, t).masqSource;
     return ((this.#state[row] as number) & HAS_MASQ) !== 0 ? this.#source(row) : undefined;
-  }
-
-  /** True when the hairpin rule's source is the DNAT's own IPv4 address as /32 (told by a flag: no string). */
-  masqIsDestination(row: number): boolean {
-    return ((this.#state[row] as number) & (TEXTS | HAS_MASQ | SOURCE_IS_DESTINATION)) === (HAS_MASQ | SOURCE_IS_DESTINATION);
   }
 
   /** True when the hairpin masquerade rule (`-s ip -j KUBE-MARK-MASQ`) is there. */
@@ -361,7 +383,6 @@ export class EndpointRows {
       }
       const proto = kind === DNAT ? protocolCode(bytes, scan.proto0, scan.proto1) : -1;
       if (proto !== -1 && scan.dest1 - scan.dest0 < 256) {
-        this.#proto[row] = proto;
         // kube-proxy's hairpin rule masquerades the endpoint itself: its source, stored last, is
         // dropped from the arena and read back from the destination (~17 bytes per endpoint)
         let same = 0;
@@ -373,7 +394,7 @@ export class EndpointRows {
         this.#destLength[row] = scan.dest1 - scan.dest0;
         this.#dnatLine[row] = line;
         // canonical as printed (the common case): compared on its bytes, no string
-        this.#state[row] = s | HAS_DNAT | same | (scan.recentSet ? RECENT : 0) | (isCanonicalV4EndpointAt(bytes, scan.dest0, scan.dest1) ? CANONICAL : 0);
+        this.#state[row] = s | HAS_DNAT | same | (proto << PROTOCOL_SHIFT) | (scan.recentSet ? RECENT : 0) | (isCanonicalV4EndpointAt(bytes, scan.dest0, scan.dest1) ? CANONICAL : 0);
         return READ;
       }
     }
@@ -487,7 +508,7 @@ export class EndpointRows {
 
   // Columns for n rows (n >= the current count).
   #size(n: number): void {
-    const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+    const grow = <T extends Int32Array | Uint16Array | Uint8Array>(a: T): T => {
       const b = new (a.constructor as new (n: number) => T)(n);
       b.set(a);
       return b;
@@ -496,7 +517,6 @@ export class EndpointRows {
     this.#names.copy(names);
     this.#names = names;
     this.#state = grow(this.#state);
-    this.#proto = grow(this.#proto);
     this.#declLine = grow(this.#declLine);
     this.#masqLine = grow(this.#masqLine);
     this.#dnatLine = grow(this.#dnatLine);
@@ -587,6 +607,10 @@ export class EndpointRowChain extends RenderedChain implements EndpointChainView
 
   get masq(): boolean {
     return this.rows.masq(this.row);
+  }
+
+  get dnatProtocol(): string | undefined {
+    return this.rows.dnatProtocol(this.row);
   }
 
   get masqSource(): string | undefined {

@@ -1,7 +1,8 @@
 // Rules that still exist but no longer do all they should: a NodePort captured only for localhost,
 // externalTrafficPolicy Local without its short cut for the node's own traffic, a masquerade mark
-// never cleared, hairpin and ClusterIP masquerade rules for another address or port. Checked on
-// kube-proxy's own rulesets with one line removed or edited.
+// never cleared, hairpin and ClusterIP masquerade rules for another address, port or protocol, an
+// endpoint chain that DNATs another protocol. Checked on kube-proxy's own rulesets with one line
+// removed or edited.
 import t from 'tap';
 import { checkText } from '../../helpers/check.ts';
 import { loadScenarios } from '../../helpers/fixtures.ts';
@@ -60,4 +61,16 @@ t.test('a ClusterIP masquerade rule for another address or port does not masquer
     t.equal(r.verdict, 'drift', what);
     t.match(brief(r), [{ kind: 'missing-masquerade', service: 'ns1/svc1', message: /ClusterIP masquerade rule does not match 172\.30\.0\.41:80/ }], what);
   }
+});
+
+t.test('an endpoint chain that DNATs another protocol does not take the service port\'s connections', async (t) => {
+  const r = edited('v128-nodeport', /^-A KUBE-SEP-\S+ -p tcp .*-j DNAT --to-destination 10\.180\.0\.1:80$/, (l) => l.replace('-p tcp', '-p udp').replace('-m tcp', '-m udp'));
+  t.equal(r.verdict, 'drift');
+  t.match(brief(r), [{ kind: 'wrong-endpoint-target', service: 'ns1/svc1', message: /DNATs only udp to 10\.180\.0\.1:80: the service port is tcp/ }]);
+});
+
+t.test('a ClusterIP masquerade rule for another protocol does not masquerade this one', async (t) => {
+  const r = edited('v128-nodeport', /^-A KUBE-SVC-\S+ ! -s .*-d 172\.30\.0\.41\/32 .*-j KUBE-MARK-MASQ$/, (l) => l.replace('-p tcp', '-p udp').replace('-m tcp', '-m udp'));
+  t.equal(r.verdict, 'drift');
+  t.match(brief(r), [{ kind: 'missing-masquerade', message: /does not match 172\.30\.0\.41:80\/tcp/ }]);
 });
