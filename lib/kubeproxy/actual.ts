@@ -57,8 +57,8 @@ export interface KubeIndex {
   readonly filterFirewall: Map<string, IndexedRule[]>;
   /** filter KUBE-NODEPORTS by `proto|port`. */
   readonly filterNodePorts: Map<string, IndexedRule[]>;
-  /** Rules of those chains the index could not key (e.g. no destination): checked as stale. */
-  readonly unkeyed: RuleFacts[];
+  /** Rules of those chains the index could not key (e.g. no destination), with their table: checked as stale. */
+  readonly unkeyed: { readonly table: 'nat' | 'filter'; readonly facts: RuleFacts }[];
 }
 
 /** Empty chains map for a missing table. */
@@ -81,7 +81,7 @@ export function indexKubeRules(ruleset: Ruleset): KubeIndex {
   };
   // Each rule of a chain, keyed: kube-proxy's shapes read by scanEntryRule (no negation, no
   // addrtype), any other through its full facts.
-  const each = (chain: Chain | undefined, keyOf: (rule: KeyFacts) => string | undefined, map: Map<string, IndexedRule[]>, skip?: string): void => {
+  const each = (table: 'nat' | 'filter', chain: Chain | undefined, keyOf: (rule: KeyFacts) => string | undefined, map: Map<string, IndexedRule[]>, skip?: string): void => {
     if (chain === undefined) return;
     for (let i = 0; i < chain.size; i++) {
       const fast = scanEntryRule(chain.text(i), chain.name.length);
@@ -93,25 +93,25 @@ export function indexKubeRules(ruleset: Ruleset): KubeIndex {
       const facts = chainRuleFacts(chain, i);
       if (skip !== undefined && facts.target === skip) continue;
       const key = keyOf(facts);
-      if (key === undefined) index.unkeyed.push(facts);
+      if (key === undefined) index.unkeyed.push({ table, facts });
       else add(map, key, new IndexedRule(chain, i, facts.target, facts.destination, facts));
     }
   };
   const byAddress = (r: KeyFacts): string | undefined => (r.destinationNegated === true ? undefined : addressKeyOf(r.destination, r.protocol, r.dport));
   const byPort = (r: KeyFacts): string | undefined => portKeyOf(r.protocol, r.dport);
-  each(nat.get('KUBE-SERVICES'), byAddress, index.natServices, 'KUBE-NODEPORTS');
-  each(nat.get('KUBE-NODEPORTS'), byPort, index.natNodePorts);
-  each(filter.get('KUBE-SERVICES'), byAddress, index.filterServices);
+  each('nat', nat.get('KUBE-SERVICES'), byAddress, index.natServices, 'KUBE-NODEPORTS');
+  each('nat', nat.get('KUBE-NODEPORTS'), byPort, index.natNodePorts);
+  each('filter', filter.get('KUBE-SERVICES'), byAddress, index.filterServices);
   // NodePorts (no destination, `--dst-type LOCAL`) by `LOCAL|proto|port`
-  each(filter.get('KUBE-EXTERNAL-SERVICES'), (r) => {
+  each('filter', filter.get('KUBE-EXTERNAL-SERVICES'), (r) => {
     if (r.destination === undefined && r.dstTypeLocal === true) {
       const pk = byPort(r);
       return pk === undefined ? undefined : `LOCAL|${pk}`;
     }
     return byAddress(r);
   }, index.filterExternal);
-  each(filter.get('KUBE-PROXY-FIREWALL'), byAddress, index.filterFirewall);
-  each(filter.get('KUBE-NODEPORTS'), byPort, index.filterNodePorts);
+  each('filter', filter.get('KUBE-PROXY-FIREWALL'), byAddress, index.filterFirewall);
+  each('filter', filter.get('KUBE-NODEPORTS'), byPort, index.filterNodePorts);
   return index;
 }
 

@@ -22,9 +22,28 @@ export interface Spread {
   readonly line: number;
 }
 
+/** A rule kube-proxy does not write in one of its chains, whose target can take the connections it matches. */
+export interface ForeignRule {
+  readonly line: number;
+  readonly target: string;
+}
+
+/** Targets that let a packet go on through the chain (or only count or mark it): not foreign in effect. */
+const PASSING_TARGETS = new Set(['LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'TRACE', 'AUDIT', 'NFACCT', 'KUBE-MARK-MASQ']);
+
+/** True when a rule with this target (undefined: none) sends what it matches out of the chain. */
+export function takesConnections(target: string | undefined): target is string {
+  return target !== undefined && !PASSING_TARGETS.has(target);
+}
+
+/** Shared and never written: most chains have no foreign rule. */
+export const NO_FOREIGN: readonly ForeignRule[] = [];
+
 /** How a KUBE-SVC/KUBE-SVL chain distributes traffic. */
 export interface ServiceChainView {
   readonly exists: boolean;
+  /** Rules other than kube-proxy's (masquerade, affinity, cascade) that take connections. */
+  readonly foreign: readonly ForeignRule[];
   readonly spreads: readonly Spread[];
   /** Endpoint chain → `--seconds` of its `recent --rcheck` affinity rule. */
   readonly affinity: ReadonlyMap<string, number>;
@@ -73,6 +92,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
   let masqLines: number[] | undefined; // (an array made for one: a first push reserves 17)
   let masqDestination = false;
   let masqTexts: string[] | undefined;
+  let foreign: ForeignRule[] | undefined;
   let remaining = 1;
   for (let i = 0; i < count; i++) {
     const text = chain.text(i);
@@ -118,7 +138,11 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
       }
       continue;
     }
-    if (target === undefined || !target.startsWith('KUBE-SEP-')) continue;
+    if (target === undefined || !target.startsWith('KUBE-SEP-')) {
+      // (after a rule that takes every connection, nothing is reached)
+      if (takesConnections(target) && remaining > 0) (foreign ??= []).push({ line: rule.line, target });
+      continue;
+    }
     if (rule.recentCheck) {
       (affinity ??= new Map()).set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
       continue;
@@ -127,7 +151,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     spreads.push({ sep: target, share: remaining * p, line: rule.line });
     remaining *= 1 - p;
   }
-  return { exists: true, spreads, affinity: affinity ?? NO_AFFINITY, masqLines: masqLines ?? NO_LINES, masqDestination, masqDestinationTexts: masqTexts ?? NO_TEXTS, remaining };
+  return { exists: true, foreign: foreign ?? NO_FOREIGN, spreads, affinity: affinity ?? NO_AFFINITY, masqLines: masqLines ?? NO_LINES, masqDestination, masqDestinationTexts: masqTexts ?? NO_TEXTS, remaining };
 }
 
 const NO_AFFINITY: ReadonlyMap<string, number> = new Map();
@@ -170,6 +194,8 @@ export interface EndpointChainView {
   readonly masqSource: string | undefined;
   /** True when the DNAT rule records the client for affinity (`-m recent --set`). */
   readonly recentSet: boolean;
+  /** Rules other than kube-proxy's (hairpin masquerade, DNAT) that take connections. */
+  readonly foreign: readonly ForeignRule[];
 }
 
 /** Reads a KUBE-SEP chain. */
@@ -185,6 +211,7 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
   let masq = false;
   let masqSource: string | undefined;
   let recentSet = false;
+  let foreign: ForeignRule[] | undefined;
   for (let i = 0; i < chain.size; i++) {
     const text = chain.text(i);
     if (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1)) {
@@ -221,9 +248,11 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
         dnatProtocol = rule.protocol?.toLowerCase();
       }
       if (rule.recentSet) recentSet = true;
+    } else if (takesConnections(rule.target)) {
+      (foreign ??= []).push({ line: rule.line, target: rule.target });
     }
   }
-  return { exists: true, dnat, dnatProtocol, masq, masqSource, recentSet };
+  return { exists: true, dnat, dnatProtocol, masq, masqSource, recentSet, foreign: foreign ?? NO_FOREIGN };
 }
 
 // Where the value of the DNAT rule's `-p` starts (save output prints it before the comment, restore

@@ -10,7 +10,7 @@ import type { Copy } from '../iptables/bytes.ts';
 import type { ChainFactory, DumpInfo, TableChainsFactory } from '../iptables/chain.ts';
 import { RenderedChain } from '../iptables/rendered-chain.ts';
 import { readServiceRules } from './chain-view.ts';
-import type { RowCascade, ServiceChainView, Spread } from './chain-view.ts';
+import type { ForeignRule, RowCascade, ServiceChainView, Spread } from './chain-view.ts';
 import { CascadeColumns } from './cascade-columns.ts';
 import type { EndpointRows } from './endpoint-rows.ts';
 import { NatChains } from './nat-chains.ts';
@@ -195,6 +195,7 @@ export class ServiceChain extends RenderedChain {
 /** A compact chain's view: the spreads are made only when asked for (the diff reads the cascade). */
 class CompactServiceView implements ServiceChainView {
   readonly exists = true;
+  readonly foreign: readonly ForeignRule[];
   readonly affinity: ReadonlyMap<string, number>;
   readonly masqLines: readonly number[];
   readonly masqDestination: boolean;
@@ -211,6 +212,7 @@ class CompactServiceView implements ServiceChainView {
     this.masqLines = head.masqLines;
     this.masqDestination = head.masqDestination;
     this.masqDestinationTexts = head.masqDestinationTexts;
+    this.foreign = head.foreign;
     this.cascade = cascade;
     this.#chain = chain;
   }

@@ -11,8 +11,8 @@ import { plainTokenEnd } from '../iptables/tokenize.ts';
 import { canonicalCidr, PROBABILITY_TOLERANCE } from '../iptables/values.ts';
 import { hostAddress } from './actual.ts';
 import type { IndexedRule, KubeIndex } from './actual.ts';
-import { readEndpointChain, readServiceChain } from './chain-view.ts';
-import type { EndpointChainView, ServiceChainView, Spread } from './chain-view.ts';
+import { NO_FOREIGN, readEndpointChain, readServiceChain, takesConnections } from './chain-view.ts';
+import type { EndpointChainView, ForeignRule, ServiceChainView, Spread } from './chain-view.ts';
 import { EndpointRowChain, protocolIndex } from './endpoint-rows.ts';
 import { NatChains } from './nat-chains.ts';
 import { staleChains, staleRules } from './stale.ts';
@@ -37,8 +37,8 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
 
 type EndpointSets = readonly (readonly ExpectedEndpoint[])[];
 
-const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqLines: [], masqDestination: false, masqDestinationTexts: [] };
-const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, dnatProtocol: undefined, masq: false, masqSource: undefined, recentSet: false };
+const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqLines: [], masqDestination: false, masqDestinationTexts: [], foreign: NO_FOREIGN };
+const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, dnatProtocol: undefined, masq: false, masqSource: undefined, recentSet: false, foreign: NO_FOREIGN };
 
 /**
  * One diff run: the service ports are checked one at a time ({@link check}), then what no port
@@ -145,6 +145,11 @@ class PortsDiff {
     return { findings: this.findings, stats: this.stats };
   }
 
+  // A rule kube-proxy does not write, in one of its chains, that takes the connections it matches.
+  #reportForeign(chain: string, rule: ForeignRule, what: string): void {
+    this.#report('unexpected-rule', `${chain} line ${rule.line} (-j ${rule.target}) is not one of kube-proxy's rules: the new connections to ${what} it matches are sent there instead`, undefined, `nat/${chain}`);
+  }
+
   #report(kind: FindingKind, message: string, endpoint?: string, chain?: string, severity: Severity = 'error'): void {
     const sp = this.#sp as ExpectedServicePort;
     this.findings.push({
@@ -245,6 +250,7 @@ class PortsDiff {
       this.#report('missing-service', `${entry} jumps to ${chain}, which does not exist`, undefined, `nat/${chain}`);
       return;
     }
+    for (const f of view.foreign) this.#reportForeign(chain, f, entry);
     // The common case (see #evenInOrder); a compact chain's cascade is read as rows: no Spread or
     // name per endpoint.
     const cascade = view.cascade;
@@ -265,6 +271,7 @@ class PortsDiff {
           this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, rows.name(row), {
             exists: true, dnat: undefined, dnatProtocol: usual ? undefined : rows.dnatProtocol(row),
             masq: rows.masq(row), masqSource: usual ? undefined : rows.masqSource(row), recentSet: rows.recentSet(row),
+            foreign: usual ? NO_FOREIGN : rows.foreign(row),
           });
         } else {
           const s = view.spreads[k] as Spread;
@@ -332,6 +339,7 @@ class PortsDiff {
   // The hairpin masquerade and session affinity of one endpoint's chain, reached from service chain `chain`.
   #checkEndpointChain(view: ServiceChainView, chain: string, e: ExpectedEndpoint, sepName: string, sep: EndpointChainView): void {
     const sp = this.#sp as ExpectedServicePort;
+    for (const f of sep.foreign) this.#reportForeign(sepName, f, e.id);
     if (sep.dnatProtocol !== undefined && sep.dnatProtocol !== sp.protocol) {
       this.#report('wrong-endpoint-target', `${sepName} DNATs only ${sep.dnatProtocol} to ${e.id}: the service port is ${sp.protocol}, so its new connections are not sent there`, e.id, `nat/${sepName}`);
     }
@@ -424,6 +432,10 @@ class PortsDiff {
       return;
     }
     const facts = chainFacts(ext);
+    for (const r of facts) {
+      const target = r.target;
+      if (takesConnections(target) && !target.startsWith('KUBE-SVC-') && !target.startsWith('KUBE-SVL-')) this.#reportForeign(chain, { line: r.line, target }, entry);
+    }
     const unconditional = facts.filter((r) => r.source === undefined && r.inInterface === undefined && !r.addrtype);
     if (!sp.externalLocal && !unconditional.some((r) => r.target === 'KUBE-MARK-MASQ')) {
       this.#report('missing-masquerade', `${chain} does not masquerade external traffic (externalTrafficPolicy Cluster)`, undefined, `nat/${chain}`);
@@ -474,6 +486,11 @@ class PortsDiff {
     }
     const allowed = new Set<string>();
     for (const r of chainFacts(fw)) {
+      const target = r.target;
+      // (older kube-proxy ended the chain with KUBE-MARK-DROP, newer with a rule that only counts)
+      if (takesConnections(target) && target !== 'KUBE-MARK-DROP' && !target.startsWith('KUBE-EXT-') && !target.startsWith('KUBE-SVC-') && !target.startsWith('KUBE-SVL-')) {
+        this.#reportForeign(sp.fwChain, { line: r.line, target }, entry);
+      }
       if (r.target !== sp.extChain || r.source === undefined || r.sourceNegated) continue;
       allowed.add(canonicalCidr(r.source) ?? r.source);
     }

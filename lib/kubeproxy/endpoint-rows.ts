@@ -15,8 +15,8 @@ import type { Copy } from '../iptables/bytes.ts';
 import type { DumpInfo } from '../iptables/chain.ts';
 import { RenderedChain } from '../iptables/rendered-chain.ts';
 import { RULE_KEPT_TEXT as KEPT_TEXT, RULE_NOT_MINE as NOT_MINE, RULE_READ as READ } from '../iptables/chain.ts';
-import { canonicalEndpoint, readEndpointRules } from './chain-view.ts';
-import type { EndpointChainView } from './chain-view.ts';
+import { canonicalEndpoint, NO_FOREIGN, readEndpointRules } from './chain-view.ts';
+import type { EndpointChainView, ForeignRule } from './chain-view.ts';
 import { DNAT, isCanonicalV4EndpointAt, MASQ, RECENT_MASK, scan, scanRule } from './rule-scan.ts';
 
 /** Length of a KUBE-SEP name: the prefix and 16 base32 characters of a SHA-256. */
@@ -319,6 +319,12 @@ export class EndpointRows {
     return p === 0 || p === protocol;
   }
 
+  /** Rules other than kube-proxy's in the chain that take connections (only a row kept as texts can have them). */
+  foreign(row: number): readonly ForeignRule[] {
+    const t = this.#textsOf(row);
+    return t === undefined ? NO_FOREIGN : this.#textView(row, t).foreign;
+  }
+
   /** The hairpin masquerade rule's source as printed, undefined without the rule. */
   masqSource(row: number): string | undefined {
     const t = this.#textsOf(row);
@@ -611,6 +617,10 @@ export class EndpointRowChain extends RenderedChain implements EndpointChainView
 
   get dnatProtocol(): string | undefined {
     return this.rows.dnatProtocol(this.row);
+  }
+
+  get foreign(): readonly ForeignRule[] {
+    return this.rows.foreign(this.row);
   }
 
   get masqSource(): string | undefined {

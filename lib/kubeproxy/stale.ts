@@ -35,10 +35,11 @@ export function staleRules(index: KubeIndex, family: 'IPv4' | 'IPv6'): Finding[]
     });
   };
   for (const [chain, lists] of groups) for (const rules of lists.values()) for (const r of rules) if (!r.taken) emit(chain, r.facts());
-  for (const r of index.unkeyed) {
-    // Rules kube-proxy writes without an address/port key: the nodeports jump, firewall fall-through.
-    if (r.target === 'KUBE-NODEPORTS' || r.target === 'RETURN') continue;
-    emit(`${r.chain === 'KUBE-NODEPORTS' ? 'nat' : 'filter'}/${r.chain}`, r);
+  for (const { table, facts: r } of index.unkeyed) {
+    // Rules kube-proxy writes without an address/port key: the nodeports jump, and a RETURN in a
+    // filter chain (a fall-through; in nat KUBE-SERVICES or KUBE-NODEPORTS it skips services)
+    if (r.target === 'KUBE-NODEPORTS' || (r.target === 'RETURN' && table === 'filter')) continue;
+    emit(`${table}/${r.chain}`, r);
   }
   return out;
 }

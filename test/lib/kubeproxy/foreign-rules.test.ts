@@ -1,0 +1,56 @@
+// A rule kube-proxy does not write, put in front of its own in one of its chains, decides where the
+// connections it matches go: every such rule that takes connections (RETURN, DROP, ACCEPT, REJECT,
+// a jump) is reported, in every chain of every scenario; one that only marks or logs is not.
+import t from 'tap';
+import { checkText } from '../../helpers/check.ts';
+import { loadScenarios } from '../../helpers/fixtures.ts';
+
+const CHAINS = /^-A (KUBE-(?:SVC|SVL|SEP|EXT|FW)-\S+|KUBE-SERVICES|KUBE-NODEPORTS) /;
+
+for (const s of loadScenarios()) {
+  t.test(`${s.name}: a RETURN put first in any of kube-proxy's nat chains is reported`, async (t) => {
+    const lines = s.legacy.split('\n');
+    let nat = false;
+    const firsts = new Map<string, number>(); // chain → index of its first rule, in the nat table
+    lines.forEach((l, i) => {
+      if (l.startsWith('*')) nat = l === '*nat';
+      const m = CHAINS.exec(l);
+      if (nat && m !== null && !firsts.has(m[1] as string)) firsts.set(m[1] as string, i);
+    });
+    for (const [chain, i] of firsts) {
+      const edited = [...lines.slice(0, i), `-A ${chain} -j RETURN`, ...lines.slice(i)].join('\n');
+      const r = checkText(edited, s.cluster.items, s.node, s.family);
+      t.ok(r.findings.some((f) => f.severity === 'error'), `${chain}: reported`, { findings: r.findings.map((f) => `${f.kind} ${f.chain}`) });
+    }
+  });
+}
+
+const nodeport = loadScenarios().find((s) => s.name === 'v128-nodeport')!;
+const insertFirst = (chain: RegExp, rule: (name: string) => string) => {
+  const lines = nodeport.legacy.split('\n');
+  const i = lines.findIndex((l) => chain.test(l));
+  const name = (lines[i] as string).split(' ')[1] as string;
+  return checkText([...lines.slice(0, i), rule(name), ...lines.slice(i)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
+};
+
+t.test('the finding names the chain, the line and the target, as unexpected-rule', async (t) => {
+  const r = insertFirst(/^-A KUBE-SVC-/, (name) => `-A ${name} -s 10.0.0.0/8 -j DROP`);
+  t.equal(r.verdict, 'drift');
+  t.match(r.findings, [{ kind: 'unexpected-rule', severity: 'error', service: 'ns1/svc1', chain: /^nat\/KUBE-SVC-/, message: /line \d+ \(-j DROP\) is not one of kube-proxy's rules/ }]);
+  const sep = insertFirst(/^-A KUBE-SEP-/, (name) => `-A ${name} -p tcp -j ACCEPT`);
+  t.match(sep.findings, [{ kind: 'unexpected-rule', chain: /^nat\/KUBE-SEP-/, message: /\(-j ACCEPT\)/ }]);
+});
+
+t.test('a rule that only marks, logs or masquerades lets the connections go on: not reported', async (t) => {
+  for (const rule of ['-j MARK --set-xmark 0x1/0x1', '-j LOG --log-prefix "svc: "', '-j KUBE-MARK-MASQ']) {
+    t.equal(insertFirst(/^-A KUBE-SVC-/, (name) => `-A ${name} ${rule}`).findings.filter((f) => f.kind === 'unexpected-rule').length, 0, rule);
+  }
+});
+
+t.test('a rule after the one that takes every remaining connection is never reached: not reported', async (t) => {
+  const lines = nodeport.legacy.split('\n');
+  const last = lines.findLastIndex((l) => /^-A KUBE-SVC-\S+ .*-j KUBE-SEP-/.test(l) && !l.includes('--probability'));
+  const name = (lines[last] as string).split(' ')[1] as string;
+  const r = checkText([...lines.slice(0, last + 1), `-A ${name} -j DROP`, ...lines.slice(last + 1)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
+  t.equal(r.verdict, 'in-sync');
+});
