@@ -387,7 +387,13 @@ class PortsDiff {
     let restricted: IndexedRule | undefined;
     for (let i = 0; i < rules.length && jump === undefined; i++) {
       const r = rules[i] as IndexedRule;
-      if (r.target === undefined || !r.target.startsWith('KUBE-')) continue;
+      const target = r.target;
+      if (!takesConnections(target)) continue;
+      if (!target.startsWith('KUBE-')) {
+        // a RETURN, DROP, ACCEPT... for the same address and port, ahead of kube-proxy's rule
+        if (want !== undefined) this.#report('unexpected-rule', `${chain} line ${r.line} (-j ${target}) is not one of kube-proxy's rules: it takes the new connections to ${entry} before they reach ${want}`, undefined, chain);
+        continue;
+      }
       if (anyAddress && r.destination !== undefined) restricted ??= r;
       else jump = r;
     }

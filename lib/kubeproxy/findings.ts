@@ -22,7 +22,7 @@ export const FINDING_KINDS = {
   'missing-canary': 'A KUBE-PROXY-CANARY chain is gone: the tables were flushed.',
   'mixed-backends': 'kube-proxy rules exist in both iptables-legacy and iptables-nft: one of them is stale.',
   'stale-chain': 'A per-service chain exists that no rule reaches (harmless leftover; kube-proxy normally removes it).',
-  'unexpected-rule': "A rule kube-proxy does not write sits in one of its per-service chains and sends the connections it matches elsewhere (RETURN, DROP, ACCEPT, another chain).",
+  'unexpected-rule': "A rule kube-proxy does not write sits in one of its chains (per-service, or ahead of a service's rule in KUBE-SERVICES/KUBE-NODEPORTS) and sends the connections it matches elsewhere (RETURN, DROP, ACCEPT, another chain).",
 } as const;
 
 /** A finding kind. */

@@ -54,3 +54,16 @@ t.test('a rule after the one that takes every remaining connection is never reac
   const r = checkText([...lines.slice(0, last + 1), `-A ${name} -j DROP`, ...lines.slice(last + 1)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
   t.equal(r.verdict, 'in-sync');
 });
+
+t.test('in the entry chains, a rule for the same address and port ahead of kube-proxy\'s capture is reported too', async (t) => {
+  const cases: [RegExp, string, RegExp][] = [
+    [/^-A KUBE-SERVICES -d 172\.30\.0\.41\/32 /, '-A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m tcp --dport 80 -j RETURN', /\(-j RETURN\) is not one of kube-proxy's rules: it takes the new connections to ClusterIP 172\.30\.0\.41:80\/tcp before they reach KUBE-SVC-/],
+    [/^-A KUBE-NODEPORTS -p tcp .*--dport 3001 -j KUBE-EXT/, '-A KUBE-NODEPORTS -p tcp -m tcp --dport 3001 -j ACCEPT', /\(-j ACCEPT\) is not one of kube-proxy's rules: it takes the new connections to NodePort 3001\/tcp before they reach KUBE-EXT-/],
+  ];
+  for (const [before, rule, message] of cases) {
+    const lines = nodeport.legacy.split('\n');
+    const i = lines.findIndex((l) => before.test(l));
+    const r = checkText([...lines.slice(0, i), rule, ...lines.slice(i)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
+    t.match(r.findings, [{ kind: 'unexpected-rule', service: 'ns1/svc1', message }], rule);
+  }
+});
