@@ -45,19 +45,36 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
     const chains = tables[table as 'nat' | 'filter'];
     if (!chains.has(to)) continue; // reported with its chain
     const rules = chains.get(from)?.rules ?? [];
-    if (!rules.some((r) => r.target === to)) missing(`${table}/${from}`, `no jump from ${table} ${from} to ${to}`);
+    const at = rules.findIndex((r) => r.target === to);
+    if (at === -1) missing(`${table}/${from}`, `no jump from ${table} ${from} to ${to}`);
+    else endsBefore(rules, at, `${table}/${from}`, `its jump to ${to}: kube-proxy's rules there are never reached`);
   }
   for (const [table, to] of [['filter', 'KUBE-EXTERNAL-SERVICES'], ['filter', 'KUBE-FORWARD'], ['filter', 'KUBE-PROXY-FIREWALL'], ['filter', 'KUBE-NODEPORTS'], ['nat', 'KUBE-POSTROUTING'], ['nat', 'KUBE-MARK-MASQ'], ['nat', 'KUBE-NODEPORTS']] as const) {
     if (!tables[table].has(to) && tables[table].has('KUBE-SERVICES')) missing(`${table}/${to}`, `chain ${to} is missing from the ${table} table`);
+  }
+  // A rule that ends the chain for every packet (ACCEPT, DROP, RETURN, REJECT without a match), ahead
+  // of the rule that matters. (Conditional ones are left alone: CNIs and host firewalls put their own
+  // ahead of kube-proxy's jumps for their own traffic.)
+  function endsBefore(rules: readonly Rule[], at: number, chain: string, what: string): void {
+    for (let i = 0; i < at; i++) {
+      const r = rules[i] as Rule;
+      if (r.target === undefined || !ENDING_TARGETS.has(r.target) || !isUnconditional(r)) continue;
+      missing(chain, `${chain} line ${r.line} (-j ${r.target}) ends the chain for every packet before ${what}`);
+    }
   }
   const mark = masqueradeMark(index);
   if (index.nat.has('KUBE-MARK-MASQ') && mark === undefined) {
     missing('nat/KUBE-MARK-MASQ', 'KUBE-MARK-MASQ does not set the masquerade mark: no service traffic is SNATed');
   }
   const post = index.nat.get('KUBE-POSTROUTING')?.rules ?? [];
-  if (index.nat.has('KUBE-POSTROUTING') && !post.some((r) => r.target === 'MASQUERADE')) {
+  const masquerade = post.findIndex((r) => r.target === 'MASQUERADE');
+  if (index.nat.has('KUBE-POSTROUTING') && masquerade === -1) {
     missing('nat/KUBE-POSTROUTING', 'KUBE-POSTROUTING has no MASQUERADE rule: marked service traffic is not SNATed');
   }
+  if (masquerade !== -1) endsBefore(post, masquerade, 'nat/KUBE-POSTROUTING', 'its MASQUERADE rule: marked service traffic is not SNATed');
+  const markRules = index.nat.get('KUBE-MARK-MASQ')?.rules ?? [];
+  const marking = markRules.findIndex((r) => r.target === 'MARK');
+  if (marking !== -1) endsBefore(markRules, marking, 'nat/KUBE-MARK-MASQ', 'its MARK rule: no service traffic is marked for masquerade');
   if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && !post.some((r) => usesMark(r, mark))) {
     missing('nat/KUBE-POSTROUTING', `KUBE-POSTROUTING does not test the masquerade mark 0x${mark.toString(16)}`);
   }
@@ -92,6 +109,15 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
     }
   }
   return out;
+}
+
+/** Targets that end a chain's traversal for the packets a rule matches. */
+const ENDING_TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT']);
+
+// True when a rule matches every packet (no address, protocol, interface, fragment or match module).
+function isUnconditional(r: Rule): boolean {
+  return r.source === undefined && r.destination === undefined && r.protocol === undefined && r.inInterface === undefined &&
+    r.outInterface === undefined && r.fragment === undefined && r.matches.every((m) => m.module === 'comment');
 }
 
 // `-j MARK --xor-mark M` (iptables-save prints `--set-xmark M/0x0`).

@@ -1,6 +1,7 @@
 // A rule kube-proxy does not write, put in front of its own in one of its chains, decides where the
 // connections it matches go: every such rule that takes connections (RETURN, DROP, ACCEPT, REJECT,
-// a jump) is reported, in every chain of every scenario; one that only marks or logs is not.
+// a jump) is reported, in every chain of every scenario; one that only marks or logs is not. A rule
+// that ends a built-in or fixed chain for every packet before kube-proxy's rule is reported too.
 import t from 'tap';
 import { checkText } from '../../helpers/check.ts';
 import { loadScenarios } from '../../helpers/fixtures.ts';
@@ -66,4 +67,27 @@ t.test('in the entry chains, a rule for the same address and port ahead of kube-
     const r = checkText([...lines.slice(0, i), rule, ...lines.slice(i)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
     t.match(r.findings, [{ kind: 'unexpected-rule', service: 'ns1/svc1', message }], rule);
   }
+});
+
+t.test('a rule that ends a built-in or fixed chain for every packet before kube-proxy\'s rule is missing-base-rules', async (t) => {
+  const cases: [RegExp, string, RegExp][] = [
+    [/^-A PREROUTING .*-j KUBE-SERVICES$/, '-A PREROUTING -j ACCEPT', /nat\/PREROUTING line \d+ \(-j ACCEPT\) ends the chain for every packet before its jump to KUBE-SERVICES/],
+    [/^-A FORWARD .*-j KUBE-FORWARD$/, '-A FORWARD -m comment --comment "host firewall" -j DROP', /filter\/FORWARD line \d+ \(-j DROP\) ends the chain for every packet before its jump to KUBE-FORWARD/],
+    [/^-A KUBE-POSTROUTING /, '-A KUBE-POSTROUTING -j RETURN', /before its MASQUERADE rule/],
+    [/^-A KUBE-MARK-MASQ /, '-A KUBE-MARK-MASQ -j RETURN', /before its MARK rule/],
+  ];
+  for (const [before, rule, message] of cases) {
+    const lines = nodeport.legacy.split('\n');
+    const i = lines.findIndex((l) => before.test(l));
+    const r = checkText([...lines.slice(0, i), rule, ...lines.slice(i)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
+    t.equal(r.verdict, 'drift', rule);
+    t.ok(r.findings.some((f) => f.kind === 'missing-base-rules' && f.severity === 'error' && message.test(f.message)), rule, { findings: r.findings.map((f) => f.message) });
+  }
+});
+
+t.test('a rule that ends a built-in chain only for the packets it matches is left alone (CNIs write such rules)', async (t) => {
+  const lines = nodeport.legacy.split('\n');
+  const i = lines.findIndex((l) => /^-A PREROUTING .*-j KUBE-SERVICES$/.test(l));
+  const r = checkText([...lines.slice(0, i), '-A PREROUTING -i cni0 -s 10.244.0.0/16 -j ACCEPT', ...lines.slice(i)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
+  t.same(r.findings, []);
 });
