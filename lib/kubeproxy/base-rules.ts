@@ -75,10 +75,17 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
   const markRules = index.nat.get('KUBE-MARK-MASQ')?.rules ?? [];
   const marking = markRules.findIndex((r) => r.target === 'MARK');
   if (marking !== -1) endsBefore(markRules, marking, 'nat/KUBE-MARK-MASQ', 'its MARK rule: no service traffic is marked for masquerade');
-  if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && !post.some((r) => usesMark(r, mark))) {
+  const test = mark === undefined ? -1 : post.findIndex((r) => usesMark(r, mark));
+  if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && test === -1) {
     missing('nat/KUBE-POSTROUTING', `KUBE-POSTROUTING does not test the masquerade mark 0x${mark.toString(16)}`);
   }
-  if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && post.some((r) => r.target === 'MASQUERADE') && !post.some((r) => clearsMark(r, mark))) {
+  if (mark !== undefined && test !== -1) {
+    // kube-proxy's order: return unmarked packets, clear the mark, masquerade
+    const clear = post.findIndex((r) => clearsMark(r, mark));
+    if (clear !== -1 && clear < test) missing('nat/KUBE-POSTROUTING', `KUBE-POSTROUTING clears the masquerade mark (line ${(post[clear] as Rule).line}) before testing it (line ${(post[test] as Rule).line}): no service traffic is masqueraded`);
+    if (masquerade !== -1 && masquerade < test) missing('nat/KUBE-POSTROUTING', `KUBE-POSTROUTING masquerades (line ${(post[masquerade] as Rule).line}) before testing the mark (line ${(post[test] as Rule).line}): every packet leaving the node is masqueraded, not only service traffic`);
+  }
+  if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && masquerade !== -1 && !post.some((r, i) => i < masquerade && clearsMark(r, mark))) {
     // (proxier.go: "Clear the mark to avoid re-masquerading if the packet re-traverses the network stack")
     out.push({
       kind: 'missing-base-rules', severity: 'warning', service: undefined, port: undefined, protocol: undefined, endpoint: undefined,

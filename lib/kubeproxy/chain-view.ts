@@ -100,8 +100,11 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     // -j KUBE-MARK-MASQ" (first: no fast path below takes a rule that ends so).
     if (text.endsWith(' -j KUBE-MARK-MASQ') && leadingDestination(text, chain.name.length) && (chain.plain || (text.indexOf('\\') === -1 && text.indexOf("'") === -1))) {
       if (masqLines === undefined) masqLines = [chain.lineOf(i)]; else masqLines.push(chain.lineOf(i));
-      masqDestination = true;
-      if (masqTexts === undefined) masqTexts = [text]; else masqTexts.push(text);
+      // (only ahead of the cascade, as kube-proxy writes it: after a spread, not every connection meets it)
+      if (spreads.length === 0) {
+        masqDestination = true;
+        if (masqTexts === undefined) masqTexts = [text]; else masqTexts.push(text);
+      }
       continue;
     }
     // Fast path for the lines kube-proxy writes here: "... [-m statistic ... --probability P] -j KUBE-SEP-X".
@@ -124,7 +127,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
       const from = rcheck + 30;
       const to = text.indexOf(' ', from);
       if (to > from && to <= j && isDigits(text, from, to) && text.indexOf(' --seconds ', to) === -1) {
-        (affinity ??= new Map()).set(text.slice(j + 4), Number(text.slice(from, to)));
+        if (spreads.length === 0) (affinity ??= new Map()).set(text.slice(j + 4), Number(text.slice(from, to)));
         continue;
       }
     }
@@ -132,7 +135,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     const target = rule.target;
     if (target === 'KUBE-MARK-MASQ') {
       if (masqLines === undefined) masqLines = [rule.line]; else masqLines.push(rule.line);
-      if (rule.destination !== undefined) {
+      if (rule.destination !== undefined && spreads.length === 0) {
         masqDestination = true;
         if (masqTexts === undefined) masqTexts = [text]; else masqTexts.push(text);
       }
@@ -144,7 +147,7 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
       continue;
     }
     if (rule.recentCheck) {
-      (affinity ??= new Map()).set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
+      if (spreads.length === 0) (affinity ??= new Map()).set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
       continue;
     }
     const p = rule.probability === undefined ? 1 : parseProbability(rule.probability) ?? 1;
@@ -221,8 +224,11 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
         if (s === -1 || text.indexOf(' ! -s ') !== -1) continue;
         const end = plainTokenEnd(text, s + 4);
         if (end !== -1) {
-          masq = true;
-          masqSource ??= text.slice(s + 4, end);
+          // (after the DNAT rule, the service's connections never meet it)
+          if (dnat === undefined) {
+            masq = true;
+            masqSource ??= text.slice(s + 4, end);
+          }
           continue;
         }
       }
@@ -240,8 +246,10 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
     }
     const rule = ruleFacts(chain.name, text, chain.lineOf(i));
     if (rule.target === 'KUBE-MARK-MASQ' && rule.source !== undefined && !rule.sourceNegated) {
-      masq = true;
-      masqSource ??= rule.source;
+      if (dnat === undefined) {
+        masq = true;
+        masqSource ??= rule.source;
+      }
     } else if (rule.target === 'DNAT') {
       if (rule.toDestination !== undefined && dnat === undefined) {
         dnat = canonicalEndpoint(rule.toDestination);

@@ -443,11 +443,15 @@ class PortsDiff {
       if (takesConnections(target) && !target.startsWith('KUBE-SVC-') && !target.startsWith('KUBE-SVL-')) this.#reportForeign(chain, { line: r.line, target }, entry);
     }
     const unconditional = facts.filter((r) => r.source === undefined && r.inInterface === undefined && !r.addrtype);
-    if (!sp.externalLocal && !unconditional.some((r) => r.target === 'KUBE-MARK-MASQ')) {
-      this.#report('missing-masquerade', `${chain} does not masquerade external traffic (externalTrafficPolicy Cluster)`, undefined, `nat/${chain}`);
-    }
-    if (sp.externalLocal && sp.hasEndpoints) this.#checkFromNode(chain, facts, entry);
     const policy = unconditional.find((r) => r.target !== undefined && (r.target.startsWith('KUBE-SVC-') || r.target.startsWith('KUBE-SVL-')));
+    if (!sp.externalLocal) {
+      // (ahead of the jump: after the service chain's DNAT, the packet never comes back here)
+      const masq = unconditional.find((r) => r.target === 'KUBE-MARK-MASQ');
+      if (masq === undefined || (policy !== undefined && masq.line > policy.line)) {
+        this.#report('missing-masquerade', `${chain} does not masquerade external traffic (externalTrafficPolicy Cluster)${masq === undefined ? '' : `: its masquerade rule (line ${masq.line}) comes after the jump to ${policy?.target}`}`, undefined, `nat/${chain}`);
+      }
+    }
+    if (sp.externalLocal && sp.hasEndpoints) this.#checkFromNode(chain, facts, entry, policy);
     if (sets.every((s) => s.length === 0) || !sp.hasExternal) {
       if (policy !== undefined) this.#checkEndpoints(policy.target, NO_ENDPOINTS, `${entry} (external traffic)`);
       return;
@@ -465,13 +469,14 @@ class PortsDiff {
   // externalTrafficPolicy Local: traffic the node itself sends to an external address is
   // masqueraded and short-circuited to the cluster-wide chain (proxier.go writes both rules
   // whenever KUBE-EXT is used), so that it works without a local endpoint.
-  #checkFromNode(chain: string, facts: readonly RuleFacts[], entry: string): void {
+  #checkFromNode(chain: string, facts: readonly RuleFacts[], entry: string, policy: RuleFacts | undefined): void {
     const sp = this.#sp as ExpectedServicePort;
-    const fromNode = facts.filter((r) => r.srcTypeLocal && r.source === undefined && r.inInterface === undefined);
-    if (!fromNode.some((r) => r.target === 'KUBE-MARK-MASQ')) {
-      this.#report('missing-masquerade', `${chain} does not masquerade traffic the node itself sends to ${entry} (no "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ")`, undefined, `nat/${chain}`);
-    }
+    // (rules past the unconditional policy jump are never reached)
+    const fromNode = facts.filter((r) => r.srcTypeLocal && r.source === undefined && r.inInterface === undefined && (policy === undefined || r.line < policy.line));
     const route = fromNode.find((r) => r.target !== undefined && (r.target.startsWith('KUBE-SVC-') || r.target.startsWith('KUBE-SVL-')));
+    if (!fromNode.some((r) => r.target === 'KUBE-MARK-MASQ' && (route === undefined || r.line < route.line))) {
+      this.#report('missing-masquerade', `${chain} does not masquerade traffic the node itself sends to ${entry} (no "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ" ahead of its jumps)`, undefined, `nat/${chain}`);
+    }
     if (route === undefined) {
       this.#report('missing-service', `${entry}: ${chain} does not send traffic from the node itself to ${sp.svcChain} (no "-m addrtype --src-type LOCAL -j ${sp.svcChain}"): without a local endpoint, it goes nowhere`, undefined, `nat/${chain}`);
       return;
