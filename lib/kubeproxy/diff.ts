@@ -370,6 +370,10 @@ class PortsDiff {
     for (let i = 0; i < rules.length && blocking === undefined; i++) {
       const r = rules[i] as IndexedRule;
       if (r.target === 'REJECT' || r.target === 'DROP') blocking = r;
+      else if (shouldBlock && takesConnections(r.target)) {
+        // an ACCEPT, RETURN or jump for the same address and port, ahead of the REJECT/DROP
+        this.#report('unexpected-rule', `${chain} line ${r.line} (-j ${r.target}) is not one of kube-proxy's rules: it takes the new connections to ${entry} before they are rejected`, undefined, chain);
+      }
     }
     if (shouldBlock && blocking === undefined) {
       this.#report('missing-reject', `${entry} has no usable endpoints${sp.hasEndpoints ? ' on this node' : ''}, but new connections are not rejected (no ${sp.hasEndpoints ? 'DROP' : 'REJECT'} in ${chain})`, undefined, chain);

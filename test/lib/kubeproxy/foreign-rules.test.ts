@@ -91,3 +91,11 @@ t.test('a rule that ends a built-in chain only for the packets it matches is lef
   const r = checkText([...lines.slice(0, i), '-A PREROUTING -i cni0 -s 10.244.0.0/16 -j ACCEPT', ...lines.slice(i)].join('\n'), nodeport.cluster.items, nodeport.node, nodeport.family);
   t.same(r.findings, []);
 });
+
+t.test('in the filter table, an ACCEPT for a service without endpoints ahead of its REJECT is reported', async (t) => {
+  const s = loadScenarios().find((x) => x.name === 'sync-repeated-step-4-service-without-endpoints')!;
+  const lines = s.legacy.split('\n');
+  const i = lines.findIndex((l) => /^-A KUBE-SERVICES -d 172\.30\.0\.44\/32 .*-j REJECT/.test(l));
+  const r = checkText([...lines.slice(0, i), '-A KUBE-SERVICES -d 172.30.0.44/32 -p tcp -m tcp --dport 80 -j ACCEPT', ...lines.slice(i)].join('\n'), s.cluster.items, s.node, s.family);
+  t.match(r.findings, [{ kind: 'unexpected-rule', service: 'ns4/svc4', chain: 'filter/KUBE-SERVICES', message: /\(-j ACCEPT\) is not one of kube-proxy's rules: it takes the new connections to ClusterIP 172\.30\.0\.44:80\/tcp before they are rejected/ }]);
+});
