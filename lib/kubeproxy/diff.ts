@@ -250,7 +250,7 @@ class PortsDiff {
       this.#report('missing-service', `${entry} jumps to ${chain}, which does not exist`, undefined, `nat/${chain}`);
       return;
     }
-    for (const f of view.foreign) this.#reportForeign(chain, f, entry);
+    for (let i = 0; i < view.foreign.length; i++) this.#reportForeign(chain, view.foreign[i] as ForeignRule, entry);
     // The common case (see #evenInOrder); a compact chain's cascade is read as rows: no Spread or
     // name per endpoint.
     const cascade = view.cascade;
@@ -339,7 +339,7 @@ class PortsDiff {
   // The hairpin masquerade and session affinity of one endpoint's chain, reached from service chain `chain`.
   #checkEndpointChain(view: ServiceChainView, chain: string, e: ExpectedEndpoint, sepName: string, sep: EndpointChainView): void {
     const sp = this.#sp as ExpectedServicePort;
-    for (const f of sep.foreign) this.#reportForeign(sepName, f, e.id);
+    for (let i = 0; i < sep.foreign.length; i++) this.#reportForeign(sepName, sep.foreign[i] as ForeignRule, e.id);
     if (sep.dnatProtocol !== undefined && sep.dnatProtocol !== sp.protocol) {
       this.#report('wrong-endpoint-target', `${sepName} DNATs only ${sep.dnatProtocol} to ${e.id}: the service port is ${sp.protocol}, so its new connections are not sent there`, e.id, `nat/${sepName}`);
     }
@@ -525,8 +525,8 @@ const NO_ENDPOINTS: EndpointSets = [[]];
 /**
  * True when the ClusterIP masquerade rule `text` of chain `chain` (`[! -s X] -d IP -p PROTO ...
  * --dport PORT -j KUBE-MARK-MASQ`) matches `ip`, `protocol` and `port`: read where iptables-save prints
- * them (destination and protocol before the comment, the port after it), without making a string;
- * other spellings in full.
+ * them (destination and protocol before the comment, the port before or after it, never inside the
+ * quotes), without making a string; other spellings in full.
  */
 export function masqueradesClusterIP(chain: string, text: string, ip: string, protocol: string, port: number): boolean {
   if (text.indexOf('\\') === -1 && text.indexOf("'") === -1 && text.charCodeAt(3 + chain.length) === 32) {
@@ -538,8 +538,10 @@ export function masqueradesClusterIP(chain: string, text: string, ip: string, pr
     if (at !== -1 && text.startsWith('-d ', at)) {
       const d = at + 3;
       const end = plainTokenEnd(text, d);
-      const quote = text.lastIndexOf('"');
-      const p = text.indexOf(' --dport ', quote === -1 ? d : quote);
+      // the port before the comment (as the match order of the rule puts it) or after it
+      const first = text.indexOf('"');
+      let p = text.indexOf(' --dport ', d);
+      if (p !== -1 && first !== -1 && p > first) p = text.indexOf(' --dport ', text.lastIndexOf('"'));
       if (end !== -1 && p !== -1) {
         const r = d + ip.length;
         const host = text.startsWith(ip, d) && (r === end || (text.startsWith('/32', r) && r + 3 === end) || (text.startsWith('/128', r) && r + 4 === end));
