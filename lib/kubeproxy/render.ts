@@ -26,7 +26,8 @@ export function renderKubeProxyRules(ports: readonly ExpectedServicePort[], opti
   const filter: string[] = [];
   const q = (s: string): string => (s.includes(' ') ? `"${s}"` : s);
   const fmtProb = (p: number): string => p.toFixed(10);
-  const mp = (sp: ExpectedServicePort): string => `-p ${sp.protocol} -m ${sp.protocol}`;
+  // (kube-proxy's match order: the protocol, the comment, then the protocol's match; iptables-save
+  // prints the matches in that order)
   const epString = (e: ExpectedEndpoint): string => e.id;
 
   const svcEndpoints = (sp: ExpectedServicePort, chain: string, eps: readonly ExpectedEndpoint[]): void => {
@@ -47,27 +48,27 @@ export function renderKubeProxyRules(ports: readonly ExpectedServicePort[], opti
     const blockComment = q(sp.hasEndpoints ? `${sp.name} has no local endpoints` : `${sp.name} has no endpoints`);
     // 1. ClusterIP
     if (sp.hasInternal) {
-      nat.push(`-A KUBE-SERVICES -d ${sp.clusterIP}${host} ${mp(sp)} -m comment --comment ${q(`${sp.name} cluster IP`)} --dport ${sp.port} -j ${sp.internalChain}`);
+      nat.push(`-A KUBE-SERVICES -d ${sp.clusterIP}${host} -p ${sp.protocol} -m comment --comment ${q(`${sp.name} cluster IP`)} -m ${sp.protocol} --dport ${sp.port} -j ${sp.internalChain}`);
     } else {
-      filter.push(`-A KUBE-SERVICES -d ${sp.clusterIP}${host} ${mp(sp)} -m comment --comment ${blockComment} --dport ${sp.port} -j ${blockTarget}`);
+      filter.push(`-A KUBE-SERVICES -d ${sp.clusterIP}${host} -p ${sp.protocol} -m comment --comment ${blockComment} -m ${sp.protocol} --dport ${sp.port} -j ${blockTarget}`);
     }
     // 2. external IPs, 3. LoadBalancer IPs
     for (const ip of sp.externalIPs) {
-      if (sp.hasEndpoints) nat.push(`-A KUBE-SERVICES -d ${ip}${host} ${mp(sp)} -m comment --comment ${q(`${sp.name} external IP`)} --dport ${sp.port} -j ${sp.extChain}`);
-      if (!sp.hasExternal) filter.push(`-A KUBE-EXTERNAL-SERVICES -d ${ip}${host} ${mp(sp)} -m comment --comment ${blockComment} --dport ${sp.port} -j ${blockTarget}`);
+      if (sp.hasEndpoints) nat.push(`-A KUBE-SERVICES -d ${ip}${host} -p ${sp.protocol} -m comment --comment ${q(`${sp.name} external IP`)} -m ${sp.protocol} --dport ${sp.port} -j ${sp.extChain}`);
+      if (!sp.hasExternal) filter.push(`-A KUBE-EXTERNAL-SERVICES -d ${ip}${host} -p ${sp.protocol} -m comment --comment ${blockComment} -m ${sp.protocol} --dport ${sp.port} -j ${blockTarget}`);
     }
     const lbTarget = sp.usesFirewall ? sp.fwChain : sp.extChain;
     for (const ip of sp.loadBalancerIPs) {
-      if (sp.hasEndpoints) nat.push(`-A KUBE-SERVICES -d ${ip}${host} ${mp(sp)} -m comment --comment ${q(`${sp.name} loadbalancer IP`)} --dport ${sp.port} -j ${lbTarget}`);
-      if (sp.usesFirewall) filter.push(`-A KUBE-PROXY-FIREWALL -d ${ip}${host} ${mp(sp)} -m comment --comment ${q(`${sp.name} traffic not accepted by ${sp.fwChain}`)} --dport ${sp.port} -j DROP`);
+      if (sp.hasEndpoints) nat.push(`-A KUBE-SERVICES -d ${ip}${host} -p ${sp.protocol} -m comment --comment ${q(`${sp.name} loadbalancer IP`)} -m ${sp.protocol} --dport ${sp.port} -j ${lbTarget}`);
+      if (sp.usesFirewall) filter.push(`-A KUBE-PROXY-FIREWALL -d ${ip}${host} -p ${sp.protocol} -m comment --comment ${q(`${sp.name} traffic not accepted by ${sp.fwChain}`)} -m ${sp.protocol} --dport ${sp.port} -j DROP`);
     }
     if (!sp.hasExternal) {
-      for (const ip of sp.loadBalancerIPs) filter.push(`-A KUBE-EXTERNAL-SERVICES -d ${ip}${host} ${mp(sp)} -m comment --comment ${blockComment} --dport ${sp.port} -j ${blockTarget}`);
+      for (const ip of sp.loadBalancerIPs) filter.push(`-A KUBE-EXTERNAL-SERVICES -d ${ip}${host} -p ${sp.protocol} -m comment --comment ${blockComment} -m ${sp.protocol} --dport ${sp.port} -j ${blockTarget}`);
     }
     // 4. NodePort
     if (sp.nodePort !== 0) {
-      if (sp.hasEndpoints) nat.push(`-A KUBE-NODEPORTS ${mp(sp)} -m comment --comment ${q(sp.name)} --dport ${sp.nodePort} -j ${sp.extChain}`);
-      if (!sp.hasExternal) filter.push(`-A KUBE-EXTERNAL-SERVICES ${mp(sp)} -m comment --comment ${blockComment} -m addrtype --dst-type LOCAL --dport ${sp.nodePort} -j ${blockTarget}`);
+      if (sp.hasEndpoints) nat.push(`-A KUBE-NODEPORTS -p ${sp.protocol} -m comment --comment ${q(sp.name)} -m ${sp.protocol} --dport ${sp.nodePort} -j ${sp.extChain}`);
+      if (!sp.hasExternal) filter.push(`-A KUBE-EXTERNAL-SERVICES -p ${sp.protocol} -m comment --comment ${blockComment} -m addrtype --dst-type LOCAL -m ${sp.protocol} --dport ${sp.nodePort} -j ${blockTarget}`);
     }
     // 5. health check node port
     if (sp.healthCheckNodePort !== 0) filter.push(`-A KUBE-NODEPORTS -p tcp -m comment --comment ${q(`${sp.name} health check node port`)} -m tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
@@ -75,7 +76,7 @@ export function renderKubeProxyRules(ports: readonly ExpectedServicePort[], opti
     const usesSVC = cluster.length > 0;
     const usesSVL = sp.localEndpoints.length > 0 && (sp.internalLocal || sp.externalLocal);
     const masqRule = (chain: string): void => {
-      if (options.clusterCIDR !== undefined) nat.push(`-A ${chain} ! -s ${options.clusterCIDR} -d ${sp.clusterIP}${host} ${mp(sp)} -m comment --comment ${q(`${sp.name} cluster IP`)} --dport ${sp.port} -j KUBE-MARK-MASQ`);
+      if (options.clusterCIDR !== undefined) nat.push(`-A ${chain} ! -s ${options.clusterCIDR} -d ${sp.clusterIP}${host} -p ${sp.protocol} -m comment --comment ${q(`${sp.name} cluster IP`)} -m ${sp.protocol} --dport ${sp.port} -j KUBE-MARK-MASQ`);
     };
     if (usesSVC) {
       natChains.push(sp.svcChain);
@@ -116,7 +117,7 @@ export function renderKubeProxyRules(ports: readonly ExpectedServicePort[], opti
       natChains.push(chain);
       nat.push(`-A ${chain} -s ${e.ip}${host} -m comment --comment ${q(sp.name)} -j KUBE-MARK-MASQ`);
       const recent = sp.affinitySeconds !== undefined ? ` -m recent --set --name ${chain} --mask ${options.family === 4 ? '255.255.255.255' : 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'} --rsource` : '';
-      nat.push(`-A ${chain} ${mp(sp)} -m comment --comment ${q(sp.name)}${recent} -j DNAT --to-destination ${e.id}`);
+      nat.push(`-A ${chain} -p ${sp.protocol} -m comment --comment ${q(sp.name)}${recent} -m ${sp.protocol} -j DNAT --to-destination ${e.id}`);
     }
   }
   const nodePortDest = options.family === 4 ? '-m addrtype --dst-type LOCAL' : '! -d ::1/128 -m addrtype --dst-type LOCAL';
