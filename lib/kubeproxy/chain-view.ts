@@ -54,7 +54,7 @@ export interface ServiceChainView {
   readonly masqLines: readonly number[];
   /** True when a masquerade rule matches a destination (kube-proxy's ClusterIP masquerade rule). */
   readonly masqDestination: boolean;
-  /** The texts of those rules, for the diff to read their destination and port. */
+  /** The texts of those rules, for the diff to read their destination, protocol and port. */
   readonly masqDestinationTexts: readonly string[];
   /** The spreads as endpoint rows, when a compact chain has nothing else (see {@link RowCascade}). */
   readonly cascade?: RowCascade | undefined;
