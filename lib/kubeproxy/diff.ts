@@ -444,10 +444,10 @@ class PortsDiff {
     const facts = chainFacts(ext);
     for (const r of facts) {
       const target = r.target;
-      if (takesConnections(target) && !target.startsWith('KUBE-SVC-') && !target.startsWith('KUBE-SVL-')) this.#reportForeign(chain, { line: r.line, target }, entry);
+      if (takesConnections(target) && !isServiceChain(target)) this.#reportForeign(chain, { line: r.line, target }, entry);
     }
     const unconditional = facts.filter((r) => r.source === undefined && r.inInterface === undefined && !r.addrtype);
-    const policy = unconditional.find((r) => r.target !== undefined && (r.target.startsWith('KUBE-SVC-') || r.target.startsWith('KUBE-SVL-')));
+    const policy = unconditional.find((r) => isServiceChain(r.target));
     if (!sp.externalLocal) {
       // (ahead of the jump: after the service chain's DNAT, the packet never comes back here)
       const masq = unconditional.find((r) => r.target === 'KUBE-MARK-MASQ');
@@ -477,7 +477,7 @@ class PortsDiff {
     const sp = this.#sp as ExpectedServicePort;
     // (rules past the unconditional policy jump are never reached)
     const fromNode = facts.filter((r) => r.srcTypeLocal && r.source === undefined && r.inInterface === undefined && (policy === undefined || r.line < policy.line));
-    const route = fromNode.find((r) => r.target !== undefined && (r.target.startsWith('KUBE-SVC-') || r.target.startsWith('KUBE-SVL-')));
+    const route = fromNode.find((r) => isServiceChain(r.target));
     if (!fromNode.some((r) => r.target === 'KUBE-MARK-MASQ' && (route === undefined || r.line < route.line))) {
       this.#report('missing-masquerade', `${chain} does not masquerade traffic the node itself sends to ${entry} (no "-m addrtype --src-type LOCAL -j KUBE-MARK-MASQ" ahead of its jumps)`, undefined, `nat/${chain}`);
     }
@@ -503,7 +503,7 @@ class PortsDiff {
     for (const r of chainFacts(fw)) {
       const target = r.target;
       // (older kube-proxy ended the chain with KUBE-MARK-DROP, newer with a rule that only counts)
-      if (takesConnections(target) && target !== 'KUBE-MARK-DROP' && !target.startsWith('KUBE-EXT-') && !target.startsWith('KUBE-SVC-') && !target.startsWith('KUBE-SVL-')) {
+      if (takesConnections(target) && target !== 'KUBE-MARK-DROP' && !target.startsWith('KUBE-EXT-') && !isServiceChain(target)) {
         this.#reportForeign(sp.fwChain, { line: r.line, target }, entry);
       }
       if (r.target !== sp.extChain || r.source === undefined || r.sourceNegated) continue;
@@ -568,6 +568,11 @@ function digitsAre(text: string, at: number, n: number): boolean {
     v = v * 10 + c - 48;
   }
   return i > at && v === n;
+}
+
+// A KUBE-SVC or KUBE-SVL chain's name.
+function isServiceChain(name: string | undefined): name is string {
+  return name !== undefined && (name.startsWith('KUBE-SVC-') || name.startsWith('KUBE-SVL-'));
 }
 
 /** Of several acceptable endpoint sets, the one closest to what the rules do. */
