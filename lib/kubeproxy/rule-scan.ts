@@ -45,6 +45,12 @@ export function scanRule(b: Uint8Array, start: number, end: number, nameLength: 
   scan.src0 = scan.proto0 = scan.prob0 = scan.target0 = scan.dest0 = -1;
   scan.recentSet = false;
   let p = start + 4 + nameLength;
+  if (text !== undefined) {
+    const known = knownShape(b, start, end, p, nameLength, text);
+    if (known !== UNKNOWN) return known;
+    scan.src0 = scan.proto0 = scan.prob0 = scan.target0 = scan.dest0 = -1;
+    scan.recentSet = false;
+  }
   while (p < end) {
     const q = tokenEnd(b, p, end);
     if (q - p !== 2 || b[p] !== 45 /* - */ || q === end) return NONE;
@@ -110,6 +116,104 @@ export function scanRule(b: Uint8Array, start: number, end: number, nameLength: 
   return NONE;
 }
 
+
+const UNKNOWN = -1;
+
+/**
+ * kube-proxy's own rules, in the order iptables-save prints them, matched whole on the piece's text
+ * (a few native compares and searches instead of the token loop):
+ * - `-s SRC -m comment --comment "C" -j KUBE-MARK-MASQ` (an endpoint's hairpin masquerade);
+ * - `-p P -m comment --comment "C" [-m recent --set --name CHAIN --mask 255.255.255.255 --rsource] -m P -j DNAT --to-destination D`;
+ * - `-m comment --comment "C" [-m statistic --mode random --probability F] -j KUBE-SEP-X` (a cascade rule).
+ * Sets what the loop would set and returns the same shape; UNKNOWN for any other text, which the
+ * loop then reads (so a rule either loop reads is read the same: a test compares them).
+ * `p`: where the rule's options start.
+ */
+function knownShape(b: Uint8Array, start: number, end: number, p: number, nameLength: number, text: string): number {
+  if (b[p] !== 45 /* - */ || b[p + 2] !== 32) return UNKNOWN;
+  const flag = b[p + 1];
+  if (flag === 109 /* m */) {
+    const q = text.startsWith('-m comment --comment "', p) ? closingQuote(text, p + 22, end) : -1;
+    if (q === -1) return UNKNOWN;
+    let j = q + 1;
+    if (text.startsWith(' -m statistic --mode random --probability ', j)) {
+      const f0 = j + 42;
+      const f1 = text.indexOf(' ', f0);
+      if (f1 === -1 || f1 >= end || !isPlainToken(b, f0, f1)) return UNKNOWN;
+      scan.prob0 = f0;
+      scan.prob1 = f1;
+      j = f1;
+    }
+    if (j + 29 !== end || !text.startsWith(' -j KUBE-SEP-', j) || !isPlainToken(b, j + 4, end)) return UNKNOWN;
+    scan.target0 = j + 4;
+    scan.target1 = end;
+    return SPREAD;
+  }
+  if (flag === 115 /* s */) {
+    const s1 = valueBeforeComment(text, p + 3, end);
+    const q = s1 === -1 || !isPlainToken(b, p + 3, s1) ? -1 : closingQuote(text, s1 + 23, end);
+    if (q === -1 || q + 19 !== end || !text.startsWith('" -j KUBE-MARK-MASQ', q)) return UNKNOWN;
+    scan.src0 = p + 3;
+    scan.src1 = s1;
+    scan.target0 = q + 5;
+    scan.target1 = end;
+    return MASQ;
+  }
+  if (flag === 112 /* p */) {
+    const p1 = valueBeforeComment(text, p + 3, end);
+    const q = p1 === -1 || !isKnownProtocol(text, p + 3, p1) ? -1 : closingQuote(text, p1 + 23, end);
+    if (q === -1) return UNKNOWN;
+    let k = q + 1;
+    if (text.startsWith(' -m recent --set --name ', k)) {
+      const name = k + 24;
+      if (!sameBytes(b, name, name + nameLength, start + 3, start + 3 + nameLength) || !text.startsWith(RECENT_MASK, name + nameLength)) return UNKNOWN;
+      k = name + nameLength + RECENT_MASK.length;
+      scan.recentSet = true;
+    }
+    // ` -m P` after `-p P`
+    const m = k + 4;
+    const n = p1 - (p + 3);
+    if (!text.startsWith(' -m ', k) || b[m + n] !== 32 || !sameBytes(b, m, m + n, p + 3, p1)) return UNKNOWN;
+    const j = m + n;
+    if (!text.startsWith(' -j DNAT --to-destination ', j) || j + 26 >= end || !isPlainToken(b, j + 26, end)) return UNKNOWN;
+    scan.proto0 = p + 3;
+    scan.proto1 = p1;
+    scan.target0 = j + 4;
+    scan.target1 = j + 8;
+    scan.dest0 = j + 26;
+    scan.dest1 = end;
+    return DNAT;
+  }
+  return UNKNOWN;
+}
+
+// The end of the value at `from` when ` -m comment --comment "` follows it on the line, else -1.
+function valueBeforeComment(text: string, from: number, end: number): number {
+  const v1 = text.indexOf(' ', from);
+  return v1 === -1 || v1 >= end || !text.startsWith(' -m comment --comment "', v1) ? -1 : v1;
+}
+
+// The quote that closes a comment opened before `from`, when it is on the line, else -1.
+function closingQuote(text: string, from: number, end: number): number {
+  const q = text.indexOf('"', from);
+  return q >= end ? -1 : q;
+}
+
+// True when text[from, to) is `tcp`, `udp` or `sctp` (the protocols of kube-proxy's DNAT rules).
+function isKnownProtocol(text: string, from: number, to: number): boolean {
+  const n = to - from;
+  return n === 3 ? text.startsWith('tcp', from) || text.startsWith('udp', from) : n === 4 && text.startsWith('sctp', from);
+}
+
+// True when bytes[from, to) is a token the loop reads as one: not empty, no space, quote or backslash.
+function isPlainToken(b: Uint8Array, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = b[i];
+    if (c === 32 || c === 34 || c === 39 || c === 92) return false;
+  }
+  return true;
+}
 
 // A `--probability` value: `0.` and up to 11 digits read from the bytes (what iptables-save prints),
 // anything else through the general reader.

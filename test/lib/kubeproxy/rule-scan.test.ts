@@ -1,7 +1,8 @@
 // Rules of the exact shapes kube-proxy writes in its endpoint and service chains, read from bytes:
 // each shape is recognised with its values where they are, and anything else is left to the texts.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DNAT, isCanonicalV4EndpointAt, MASQ, NONE, probabilityAt, scan, scanRule, SPREAD } from '../../../lib/kubeproxy/rule-scan.ts';
+import { scenarioChains } from '../../helpers/fixtures.ts';
 
 const SEP = 'KUBE-SEP-AAAAAAAAAAAAAAAA';
 const SVC = 'KUBE-SVC-AAAAAAAAAAAAAAAA';
@@ -76,4 +77,66 @@ t.test('finds a comment\'s end in the piece\'s text as the byte loop does, never
     t.equal(scanRule(b, 0, line.length, chain.length, piece), plain, `${line}: the same shape`);
     t.same({ ...scan }, byBytes, `${line}: the same values`);
   }
+});
+
+// With the piece's text, kube-proxy's exact rules are matched whole; without it, the token loop
+// reads them. Both must find the same shape and values for every rule, near misses included.
+const sameWithAndWithoutText = (t: Test, line: string, chain: string, what: string): void => {
+  const piece = `${line}\n-A ${chain} -m comment --comment "next" -j KUBE-MARK-MASQ\n`;
+  const b = Buffer.from(piece, 'latin1');
+  const byLoop = scanRule(b, 0, line.length, chain.length);
+  const loopValues = { ...scan };
+  const byText = scanRule(b, 0, line.length, chain.length, piece);
+  t.equal(byText, byLoop, `${what}: the same shape (${line})`);
+  t.same({ ...scan }, loopValues, `${what}: the same values (${line})`);
+};
+
+t.test('reads every endpoint and service chain rule of every scenario the same with the piece\'s text as without', async (t) => {
+  let n = 0;
+  for (const { scenario, chain } of scenarioChains()) {
+    if (chain.name.length !== 25 || !/^KUBE-(SEP|SVC|SVL)-/.test(chain.name)) continue;
+    for (const line of chain.texts) { sameWithAndWithoutText(t, line, chain.name, scenario); n++; }
+  }
+  t.ok(n > 500, `compared ${n} rules`);
+});
+
+t.test('reads near misses of kube-proxy\'s shapes the same with the piece\'s text as without', async (t) => {
+  const affinity = `-m recent --set --name ${SEP} --mask 255.255.255.255 --rsource`;
+  const lines = [
+    `-A ${SEP} -s 10.0.0.1/32 -m comment --comment "ns/svc:p" -j KUBE-MARK-MASQ`,
+    `-A ${SEP} -s  -m comment --comment "ns/svc:p" -j KUBE-MARK-MASQ`, // empty source
+    `-A ${SEP} -s 10.0.0.1/32 -m comment --comment "ns/svc:p" -j KUBE-MARK-MASQX`,
+    `-A ${SEP} -s 10.0.0.1/32 -m comment --comment "ns/svc:p" -j KUBE-MARK-MAS`,
+    `-A ${SEP} -s 10.0.'0.1/32 -m comment --comment "ns/svc:p" -j KUBE-MARK-MASQ`,
+    `-A ${SEP} -s 10.0.0.1/32 -m comment --comment ns/svc:p -j KUBE-MARK-MASQ`,
+    `-A ${SEP} -s 10.0.0.1/32 -m comment --comment "ns/svc:p"  -j KUBE-MARK-MASQ`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" -m tcp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p udp -m comment --comment "ns/svc:p" -m udp -j DNAT --to-destination 10.0.0.1:53`,
+    `-A ${SEP} -p sctp -m comment --comment "ns/svc:p" -m sctp -j DNAT --to-destination 10.0.0.1:9`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" -m udp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" -m tcp -j DNAT --to-destination `,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" -m tcp -j DNAT --to-destination 10.0.0.1:80 --random`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" -m tcp -j DNAT --to-destination 10.0.0."1:80`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p comment -m comment --comment "ns/svc:p" -m comment -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p icmp -m comment --comment "ns/svc:p" -m icmp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" ${affinity} -m tcp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" ${affinity.replace(SEP, SVC)} -m tcp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" ${affinity.replace('255.255.255.255', '255.255.255.0')} -m tcp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SEP} -p tcp -m comment --comment "ns/svc:p" ${affinity} ${affinity} -m tcp -j DNAT --to-destination 10.0.0.1:80`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -m statistic --mode random --probability 0.50000000000 -j ${SEP}`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j ${SEP}`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -m statistic --mode random --probability  -j ${SEP}`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -m statistic --mode random --probability 0.5 0.5 -j ${SEP}`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -m statistic --mode random --probability 0.5' -j ${SEP}`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j ${SEP}X`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j ${SEP.slice(0, 24)}`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j KUBE-SEP-AAAA'AAAAAAAAAAA`,
+    `-A ${SVC} -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j KUBE-MARK-MASQ`,
+    `-A ${SVC} -m comment --comment "unterminated -j ${SEP}`,
+    `-A ${SVC} -m comment --comment "" -j ${SEP}`,
+    `-A ${SVC} -j ${SEP}`,
+    `-A ${SVC}`,
+  ];
+  for (const line of lines) sameWithAndWithoutText(t, line, line.startsWith(`-A ${SVC}`) ? SVC : SEP, 'variant');
 });
