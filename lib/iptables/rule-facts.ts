@@ -32,6 +32,14 @@ export interface RuleFacts {
   recentSet: boolean;
   /** recent `--seconds`. */
   seconds: string | undefined;
+  /** recent `--name` (the set; iptables' default is `DEFAULT`). */
+  recentName: string | undefined;
+  /** recent `--mask`. */
+  recentMask: string | undefined;
+  /** recent `--rdest` (the set records destination addresses, not sources). */
+  recentRdest: boolean;
+  /** recent `--hitcount`. */
+  recentHitcount: string | undefined;
   /** Any `-m addrtype` match. */
   addrtype: boolean;
   /** `-m addrtype --dst-type LOCAL` (not negated). */
@@ -46,13 +54,15 @@ function blank(chain: string, line: number): RuleFacts {
   return {
     chain, line, target: undefined, source: undefined, sourceNegated: false, destination: undefined, destinationNegated: false,
     protocol: undefined, inInterface: undefined, dport: undefined, comment: undefined, toDestination: undefined,
-    probability: undefined, recentCheck: false, recentSet: false, seconds: undefined, addrtype: false, dstTypeLocal: false, srcTypeLocal: false, matchSet: undefined,
+    probability: undefined, recentCheck: false, recentSet: false, seconds: undefined,
+    recentName: undefined, recentMask: undefined, recentRdest: false, recentHitcount: undefined, addrtype: false, dstTypeLocal: false, srcTypeLocal: false, matchSet: undefined,
   };
 }
 
 // Which value a token introduces.
 const V_NONE = 0, V_SRC = 1, V_DST = 2, V_PROTO = 3, V_IN = 4, V_MODULE = 5, V_TARGET = 6, V_DPORT = 7, V_COMMENT = 8,
-  V_TODEST = 9, V_PROB = 10, V_SECONDS = 11, V_DSTTYPE = 12, V_SET = 13, V_SKIP = 14, V_SRCTYPE = 15;
+  V_TODEST = 9, V_PROB = 10, V_SECONDS = 11, V_DSTTYPE = 12, V_SET = 13, V_SKIP = 14, V_SRCTYPE = 15,
+  V_RECENT_NAME = 16, V_RECENT_MASK = 17, V_RECENT_HITCOUNT = 18;
 
 // Long options by name; short ones are told by their letter (see optionAt).
 const LONG_OPTIONS: readonly (readonly [string, number])[] = [
@@ -89,6 +99,18 @@ function optionAt(text: string, start: number, end: number): number {
 
 // The match module being read (what some options mean depends on it).
 const M_NONE = 0, M_ADDRTYPE = 1, M_RECENT = 2, M_OTHER = 3, M_TARGET = 4;
+
+// A `recent` option: a flag is noted now; for one with a value we read, the value's kind is returned.
+function recentOptionAt(f: RuleFacts, text: string, start: number, end: number): number {
+  const n = end - start;
+  if (n === 8 && text.startsWith('--rcheck', start)) f.recentCheck = true;
+  else if (n === 5 && text.startsWith('--set', start)) f.recentSet = true;
+  else if (n === 7 && text.startsWith('--rdest', start)) f.recentRdest = true;
+  else if (n === 6 && text.startsWith('--name', start)) return V_RECENT_NAME;
+  else if (n === 6 && text.startsWith('--mask', start)) return V_RECENT_MASK;
+  else if (n === 10 && text.startsWith('--hitcount', start)) return V_RECENT_HITCOUNT;
+  return V_NONE;
+}
 
 /** Facts of the i-th rule of a chain. */
 export function chainRuleFacts(chain: Chain, i: number): RuleFacts {
@@ -158,6 +180,9 @@ export function ruleFacts(chain: string, text: string, line: number): RuleFacts 
         case V_DSTTYPE: if (!negate && n === 5 && text.startsWith('LOCAL', start)) f.dstTypeLocal = true; break;
         case V_SRCTYPE: if (!negate && n === 5 && text.startsWith('LOCAL', start)) f.srcTypeLocal = true; break;
         case V_SET: f.matchSet = text.slice(start, end); break;
+        case V_RECENT_NAME: f.recentName = text.slice(start, end); break;
+        case V_RECENT_MASK: f.recentMask = text.slice(start, end); break;
+        case V_RECENT_HITCOUNT: f.recentHitcount = text.slice(start, end); break;
         default: break;
       }
       negate = false;
@@ -169,8 +194,7 @@ export function ruleFacts(chain: string, text: string, line: number): RuleFacts 
     if (c0 !== 45 /* - */) continue; // a further value of an option we do not read
     const kind = optionAt(text, start, end);
     if (kind === UNKNOWN) {
-      if (module === M_RECENT && end - start === 8 && text.startsWith('--rcheck', start)) f.recentCheck = true;
-      else if (module === M_RECENT && end - start === 5 && text.startsWith('--set', start)) f.recentSet = true;
+      if (module === M_RECENT) expect = recentOptionAt(f, text, start, end);
       negate = false;
       continue;
     }
@@ -200,6 +224,10 @@ export function factsFromRule(rule: Rule): RuleFacts {
       else if (o.name === 'probability') f.probability = v;
       else if (o.name === 'rcheck' && m.module === 'recent') f.recentCheck = true;
       else if (o.name === 'set' && m.module === 'recent') f.recentSet = true;
+      else if (o.name === 'rdest' && m.module === 'recent') f.recentRdest = true;
+      else if (o.name === 'name' && m.module === 'recent') f.recentName = v;
+      else if (o.name === 'mask' && m.module === 'recent') f.recentMask = v;
+      else if (o.name === 'hitcount' && m.module === 'recent') f.recentHitcount = v;
       else if (o.name === 'seconds') f.seconds = v;
       else if (o.name === 'dst-type' && !o.negated && v === 'LOCAL') f.dstTypeLocal = true;
       else if (o.name === 'src-type' && !o.negated && v === 'LOCAL') f.srcTypeLocal = true;

@@ -5,6 +5,7 @@
  * answer from what they kept; others are read from their rule texts. Pure.
  */
 import { ruleFacts } from '../iptables/rule-facts.ts';
+import type { RuleFacts } from '../iptables/rule-facts.ts';
 import { plainTokenEnd } from '../iptables/tokenize.ts';
 import type { Chain } from '../iptables/types.ts';
 import type { CascadeColumns } from './cascade-columns.ts';
@@ -50,6 +51,8 @@ export interface ServiceChainView {
   readonly spreads: readonly Spread[];
   /** Endpoint chain → `--seconds` of its `recent --rcheck` affinity rule. */
   readonly affinity: ReadonlyMap<string, number>;
+  /** Endpoint chain → what keeps its affinity rule from pinning each client (see {@link affinityFault}); usually empty. */
+  readonly affinityFaults: ReadonlyMap<string, string>;
   /** Lines of the masquerade rules (`-j KUBE-MARK-MASQ`) in the chain. */
   readonly masqLines: readonly number[];
   /** True when a masquerade rule matches a destination (kube-proxy's ClusterIP masquerade rule). */
@@ -92,6 +95,7 @@ export function readServiceChain(chain: Chain): ServiceChainView {
 export function readServiceRules(chain: Chain, count: number): ServiceChainView & { spreads: Spread[]; remaining: number } {
   const spreads: Spread[] = [];
   let affinity: Map<string, number> | undefined; // (most chains have none: no map each)
+  let affinityFaults: Map<string, string> | undefined;
   let masqLines: number[] | undefined; // (an array made for one: a first push reserves 17)
   let masqDestination = false;
   let masqTexts: string[] | undefined;
@@ -129,8 +133,9 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
     if (rcheck > lastQuote && rcheck < j) {
       const from = rcheck + 30;
       const to = text.indexOf(' ', from);
-      if (to > from && to <= j && isDigits(text, from, to) && text.indexOf(' --seconds ', to) === -1) {
-        if (spreads.length === 0) (affinity ??= new Map()).set(text.slice(j + 4), Number(text.slice(from, to)));
+      const sep = text.slice(j + 4);
+      if (to > from && to <= j && isDigits(text, from, to) && isKubeProxyRecentCheck(text, to, j, sep)) {
+        if (spreads.length === 0) (affinity ??= new Map()).set(sep, Number(text.slice(from, to)));
         continue;
       }
     }
@@ -150,17 +155,49 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
       continue;
     }
     if (rule.recentCheck) {
-      if (spreads.length === 0) (affinity ??= new Map()).set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
+      if (spreads.length === 0) {
+        (affinity ??= new Map()).set(target, rule.seconds === undefined ? 0 : Number(rule.seconds));
+        const fault = affinityFault(rule, target);
+        if (fault !== undefined) (affinityFaults ??= new Map()).set(target, fault);
+      }
       continue;
     }
     const p = rule.probability === undefined ? 1 : parseProbability(rule.probability) ?? 1;
     spreads.push({ sep: target, share: remaining * p, line: rule.line });
     remaining *= 1 - p;
   }
-  return { exists: true, foreign: foreign ?? NO_FOREIGN, spreads, affinity: affinity ?? NO_AFFINITY, masqLines: masqLines ?? NO_LINES, masqDestination, masqDestinationTexts: masqTexts ?? NO_TEXTS, remaining };
+  return { exists: true, foreign: foreign ?? NO_FOREIGN, spreads, affinity: affinity ?? NO_AFFINITY, affinityFaults: affinityFaults ?? NO_FAULTS, masqLines: masqLines ?? NO_LINES, masqDestination, masqDestinationTexts: masqTexts ?? NO_TEXTS, remaining };
 }
 
 const NO_AFFINITY: ReadonlyMap<string, number> = new Map();
+const NO_FAULTS: ReadonlyMap<string, string> = new Map();
+
+/** The options iptables-save prints after kube-proxy's `--set` / `--rcheck --seconds N --reap --name CHAIN`: a host mask, the source. */
+const HOST_MASKS = [' --mask 255.255.255.255 --rsource', ' --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource'] as const;
+const HOST_MASK_VALUES: ReadonlySet<string | undefined> = new Set(['255.255.255.255', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']);
+
+// True when text[to, j) is exactly what iptables-save prints after kube-proxy's `--rcheck --seconds N`:
+// ` --reap --name <the rule's target> --mask <host mask> --rsource`.
+function isKubeProxyRecentCheck(text: string, to: number, j: number, sep: string): boolean {
+  if (!text.startsWith(' --reap --name ', to) || !text.startsWith(sep, to + 15)) return false;
+  const at = to + 15 + sep.length;
+  for (const tail of HOST_MASKS) if (at + tail.length === j && text.startsWith(tail, at)) return true;
+  return false;
+}
+
+/**
+ * What keeps a `recent` rule (kube-proxy's `--rcheck` in a service chain, or `--set` in an endpoint
+ * chain) from pinning each client to one endpoint, undefined when nothing does. `set`: the recent set
+ * it must use, the endpoint chain's name (the other rule of the pair uses it too).
+ */
+export function affinityFault(rule: RuleFacts, set: string): string | undefined {
+  const name = rule.recentName ?? 'DEFAULT';
+  if (name !== set) return `uses the recent set "${name}", not "${set}"`;
+  if (rule.recentRdest) return 'records destination addresses (--rdest), not clients';
+  if (rule.recentMask !== undefined && !HOST_MASK_VALUES.has(canonicalIP(rule.recentMask))) return `records client networks (--mask ${rule.recentMask}), not single clients`;
+  if (rule.recentHitcount !== undefined) return `holds a client only after ${rule.recentHitcount} connections (--hitcount)`;
+  return undefined;
+}
 const NO_LINES: readonly number[] = [];
 const NO_TEXTS: readonly string[] = [];
 
@@ -200,6 +237,8 @@ export interface EndpointChainView {
   readonly masqSource: string | undefined;
   /** True when the DNAT rule records the client for affinity (`-m recent --set`). */
   readonly recentSet: boolean;
+  /** What keeps that rule from recording each client as kube-proxy's does (see {@link affinityFault}). */
+  readonly recentFault: string | undefined;
   /** Rules other than kube-proxy's (hairpin masquerade, DNAT) that take connections. */
   readonly foreign: readonly ForeignRule[];
 }
@@ -217,6 +256,7 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
   let masq = false;
   let masqSource: string | undefined;
   let recentSet = false;
+  let recentFault: string | undefined;
   let foreign: ForeignRule[] | undefined;
   for (let i = 0; i < chain.size; i++) {
     const text = chain.text(i);
@@ -235,15 +275,15 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
           continue;
         }
       }
+      // (a rule with `-m recent` goes to the full reader: its set, mask and direction are read there)
       const d = text.indexOf(' -j DNAT --to-destination ');
-      const p = d === -1 ? -1 : protocolAt(text, d);
+      const p = d === -1 || text.indexOf(' -m recent ') !== -1 ? -1 : protocolAt(text, d);
       if (d !== -1 && p !== -1) {
         const end = text.indexOf(' ', d + 26);
         if (dnat === undefined) {
           dnat = canonicalEndpoint(text.slice(d + 26, end === -1 ? text.length : end));
           if (p !== 0) dnatProtocol = text.slice(p, text.indexOf(' ', p)).toLowerCase();
         }
-        if (text.indexOf(' -m recent ') !== -1 && / --set( |$)/.test(text)) recentSet = true;
         continue;
       }
     }
@@ -258,12 +298,15 @@ export function readEndpointRules(chain: Chain): EndpointChainView {
         dnat = canonicalEndpoint(rule.toDestination);
         dnatProtocol = rule.protocol?.toLowerCase();
       }
-      if (rule.recentSet) recentSet = true;
+      if (rule.recentSet) {
+        recentSet = true;
+        recentFault ??= affinityFault(rule, chain.name);
+      }
     } else if (takesConnections(rule.target)) {
       (foreign ??= []).push({ line: rule.line, target: rule.target });
     }
   }
-  return { exists: true, dnat, dnatProtocol, masq, masqSource, recentSet, foreign: foreign ?? NO_FOREIGN };
+  return { exists: true, dnat, dnatProtocol, masq, masqSource, recentSet, recentFault, foreign: foreign ?? NO_FOREIGN };
 }
 
 // Where the value of the DNAT rule's `-p` starts (save output prints it before the comment, restore

@@ -197,6 +197,7 @@ class CompactServiceView implements ServiceChainView {
   readonly exists = true;
   readonly foreign: readonly ForeignRule[];
   readonly affinity: ReadonlyMap<string, number>;
+  readonly affinityFaults: ReadonlyMap<string, string>;
   readonly masqLines: readonly number[];
   readonly masqDestination: boolean;
   readonly masqDestinationTexts: readonly string[];
@@ -209,6 +210,7 @@ class CompactServiceView implements ServiceChainView {
     this.#head = head.spreads;
     this.#remaining = head.remaining;
     this.affinity = head.affinity;
+    this.affinityFaults = head.affinityFaults;
     this.masqLines = head.masqLines;
     this.masqDestination = head.masqDestination;
     this.masqDestinationTexts = head.masqDestinationTexts;

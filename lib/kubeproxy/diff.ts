@@ -37,8 +37,8 @@ export function diffServicePorts(expected: Iterable<ExpectedServicePort>, index:
 
 type EndpointSets = readonly (readonly ExpectedEndpoint[])[];
 
-const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), masqLines: [], masqDestination: false, masqDestinationTexts: [], foreign: NO_FOREIGN };
-const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, dnatProtocol: undefined, masq: false, masqSource: undefined, recentSet: false, foreign: NO_FOREIGN };
+const MISSING_SVC: ServiceChainView = { exists: false, spreads: [], affinity: new Map(), affinityFaults: new Map(), masqLines: [], masqDestination: false, masqDestinationTexts: [], foreign: NO_FOREIGN };
+const MISSING_SEP: EndpointChainView = { exists: false, dnat: undefined, dnatProtocol: undefined, masq: false, masqSource: undefined, recentSet: false, recentFault: undefined, foreign: NO_FOREIGN };
 
 /**
  * One diff run: the service ports are checked one at a time ({@link check}), then what no port
@@ -270,7 +270,7 @@ class PortsDiff {
           // (no source or protocol to compare when the row has told they are right)
           this.#checkEndpointChain(view, chain, inOrder[k] as ExpectedEndpoint, rows.name(row), {
             exists: true, dnat: undefined, dnatProtocol: usual ? undefined : rows.dnatProtocol(row),
-            masq: rows.masq(row), masqSource: usual ? undefined : rows.masqSource(row), recentSet: rows.recentSet(row),
+            masq: rows.masq(row), masqSource: usual ? undefined : rows.masqSource(row), recentSet: rows.recentSet(row), recentFault: rows.recentFault(row),
             foreign: usual ? NO_FOREIGN : rows.foreign(row),
           });
         } else {
@@ -354,6 +354,10 @@ class PortsDiff {
       } else if (seconds !== sp.affinitySeconds) {
         this.#report('affinity-mismatch', `ClientIP affinity for ${e.id} lasts ${seconds}s instead of ${sp.affinitySeconds}s`, e.id, `nat/${chain}`);
       }
+      // the pair of recent rules must record and look up each client's own address in the endpoint's set
+      const check = view.affinityFaults.get(sepName);
+      if (check !== undefined) this.#report('affinity-mismatch', `ClientIP affinity for ${e.id} does not hold: the "recent --rcheck" rule in ${chain} ${check}`, e.id, `nat/${chain}`);
+      if (sep.recentSet && sep.recentFault !== undefined) this.#report('affinity-mismatch', `ClientIP affinity for ${e.id} does not hold: the "recent --set" rule in ${sepName} ${sep.recentFault}`, e.id, `nat/${sepName}`);
     }
   }
 

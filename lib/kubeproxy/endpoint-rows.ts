@@ -345,6 +345,12 @@ export class EndpointRows {
     return ((this.#state[row] as number) & RECENT) !== 0;
   }
 
+  /** What keeps the row's `recent --set` from recording each client (a row kept as values has kube-proxy's exact rule). */
+  recentFault(row: number): string | undefined {
+    const t = this.#textsOf(row);
+    return t === undefined ? undefined : this.#textView(row, t).recentFault;
+  }
+
   /** Appends a rule given as bytes (the chain object's append). */
   appendRow(row: number, bytes: Uint8Array, start: number, end: number, line: number, copy: Copy, text?: string): boolean {
     return this.#append(row, bytes, start, end, line, copy, text) === READ;
@@ -629,6 +635,10 @@ export class EndpointRowChain extends RenderedChain implements EndpointChainView
 
   get recentSet(): boolean {
     return this.rows.recentSet(this.row);
+  }
+
+  get recentFault(): string | undefined {
+    return this.rows.recentFault(this.row);
   }
 }
 

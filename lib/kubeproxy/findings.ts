@@ -14,7 +14,7 @@ export const FINDING_KINDS = {
   'missing-reject': 'The service has no usable endpoints, but its traffic is not rejected or dropped in the filter table.',
   'unexpected-reject': 'Traffic to a service that has usable endpoints is rejected or dropped in the filter table.',
   'probability-skew': 'The endpoints do not each get an equal share of new connections.',
-  'affinity-mismatch': 'ClientIP session affinity is missing, unexpected, or has the wrong timeout.',
+  'affinity-mismatch': 'ClientIP session affinity is missing, unexpected, has the wrong timeout, or does not pin each client to one endpoint (its recent rules use another set, a network mask, destination addresses or a hit count).',
   'missing-masquerade': 'A masquerade (SNAT) rule is missing: hairpin or external traffic to the service breaks.',
   'firewall-mismatch': 'loadBalancerSourceRanges are not enforced as the API says (KUBE-FW / KUBE-PROXY-FIREWALL).',
   'missing-healthcheck-port': "The service's health check node port is not accepted in the filter table.",

@@ -40,6 +40,10 @@ t.test('awkward spellings go through the full parser', async (t) => {
     '-A X -m policy --dir in --pol ipsec --destination 10.0.0.1 -j ACCEPT',
     '-A X -o eth0 -f -c 1 2 -m mark --mark 0x1 -j DNAT --to-destination 10.0.0.1:80',
     '-A X -m rcheck --rcheck -m set --set -j RETURN',
+    // the recent options an affinity rule is judged by: set, mask, direction, hit count
+    '-A X -m recent --rcheck --seconds 5 --hitcount 2 --name X --mask 255.255.255.0 --rdest -j KUBE-SEP-A',
+    '-A X -m recent --set --name KUBE-SEP-A --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -j DNAT --to-destination [fd00::1]:80',
+    '-A X -m set --match-set S src --name N -m recent --name KUBE-SEP-A --rcheck -j KUBE-SEP-A',
   ];
   for (const line of cases) {
     t.same(ruleFacts('X', line, 1), factsFromRule(parseRuleText('X', line, 1, 't')), line);
