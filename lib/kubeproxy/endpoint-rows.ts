@@ -62,7 +62,19 @@ export class EndpointRows {
   readonly #info: DumpInfo;
   #count = 0;
   #live = 0;
-  #names = Buffer.alloc(SEP_NAME_LENGTH * 1024);
+  /** Each row's name after "KUBE-SEP-": its 16 characters as four little-endian 32-bit words. */
+  #words = new Int32Array(4 * 1024);
+  // The name being looked up (#readName), as four words: compared with a row's in four steps.
+  #w0 = 0;
+  #w1 = 0;
+  #w2 = 0;
+  #w3 = 0;
+  // A view of the bytes names were last read from (a dump's piece): four 32-bit reads per name.
+  #data: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  #dataOf: Uint8Array | undefined;
+  // A name to write a row's words into (name()).
+  readonly #scratchBytes = Buffer.from(SEP_PREFIX.padEnd(SEP_NAME_LENGTH), 'latin1');
+  readonly #scratch = new DataView(this.#scratchBytes.buffer, this.#scratchBytes.byteOffset, SEP_NAME_LENGTH);
   /** Open addressing, a pair per slot: row + 1 (0: empty, -1: its row was deleted) and the name's hash. */
   #slots = new Int32Array(2 * 4096);
   #state = new Uint16Array(1024);
@@ -120,15 +132,20 @@ export class EndpointRows {
     if (this.#count === this.#state.length) this.#growRows();
     if ((this.#count + 1) * 3 > this.#slots.length) this.#growSlots(); // (load under 2/3)
     // one probe: a declared name is flushed, else the row goes into the empty slot the probe ended on
-    const h = hashAt(bytes, start);
-    const slot = this.#probe(bytes, start, h);
+    this.#readName(bytes, start);
+    const h = this.#hash();
+    const slot = this.#probe(h);
     const found = (this.#slots[slot] as number) - 1;
     if (found !== -1) {
       this.flush(found);
       return true;
     }
     const row = this.#count++;
-    copyBytes(bytes, start, this.#names, row * SEP_NAME_LENGTH, SEP_NAME_LENGTH);
+    const words = this.#words;
+    words[4 * row] = this.#w0;
+    words[4 * row + 1] = this.#w1;
+    words[4 * row + 2] = this.#w2;
+    words[4 * row + 3] = this.#w3;
     this.#declLine[row] = line;
     this.#slots[slot] = row + 1;
     this.#slots[slot + 1] = h;
@@ -150,13 +167,14 @@ export class EndpointRows {
     const at = start + 3;
     if (bytes[at + SEP_NAME_LENGTH] !== 32 || !isSepAt(bytes, at)) return NOT_MINE;
     let row = this.#last;
-    if (row === -1 || !this.#nameAt(row, bytes, at)) {
+    this.#readName(bytes, at);
+    if (row === -1 || !this.#isName(row)) {
       // iptables-save prints the chains' rules in declaration order: usually the next row
       row = -1;
       for (let r = this.#last + 1, stop = Math.min(this.#count, this.#last + 5); r < stop; r++) {
-        if (((this.#state[r] as number) & REMOVED) === 0 && this.#nameAt(r, bytes, at)) { row = r; break; }
+        if (((this.#state[r] as number) & REMOVED) === 0 && this.#isName(r)) { row = r; break; }
       }
-      if (row === -1) row = this.#find(bytes, at);
+      if (row === -1) row = (this.#slots[this.#probe(this.#hash())] as number) - 1;
       if (row === -1) return NOT_MINE;
       this.#last = row;
     }
@@ -195,7 +213,12 @@ export class EndpointRows {
   }
 
   name(row: number): string {
-    return latin1At(this.#names, row * SEP_NAME_LENGTH, (row + 1) * SEP_NAME_LENGTH);
+    // (written into a scratch name and copied out in one slice: a flat string, as a map key wants)
+    const w = this.#words;
+    const k = 4 * row;
+    const scratch = this.#scratch;
+    for (let i = 0; i < 4; i++) scratch.setInt32(SEP_PREFIX.length + 4 * i, w[k + i] as number, true);
+    return latin1At(this.#scratchBytes, 0, SEP_NAME_LENGTH);
   }
 
   line(row: number): number {
@@ -374,8 +397,8 @@ export class EndpointRows {
   remove(row: number): void {
     if (this.removed(row)) return;
     // its slot stays taken (probe sequences pass over it), never matched again
-    const at = row * SEP_NAME_LENGTH;
-    this.#slots[this.#probe(this.#names, at, hashAt(this.#names, at))] = -1;
+    this.#rowName(row);
+    this.#slots[this.#probe(this.#hash())] = -1;
     this.flush(row);
     this.#state[row] = REMOVED;
     this.#live--;
@@ -478,26 +501,54 @@ export class EndpointRows {
   }
 
   #find(bytes: Uint8Array, at: number): number {
-    return (this.#slots[this.#probe(bytes, at, hashAt(bytes, at))] as number) - 1;
+    this.#readName(bytes, at);
+    return (this.#slots[this.#probe(this.#hash())] as number) - 1;
   }
 
-  // The slot (index of its pair) of the live row named bytes[at, at + 25), else of the empty slot
-  // that ends its probe sequence. Names are compared only where the hashes are equal.
-  #probe(bytes: Uint8Array, at: number, h: number): number {
+  // Reads the KUBE-SEP name at bytes[at, at + 25) (its prefix known to match) as the name being looked up.
+  #readName(b: Uint8Array, at: number): void {
+    if (b !== this.#dataOf) {
+      this.#data = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.#dataOf = b;
+    }
+    const data = this.#data;
+    const a = at + SEP_PREFIX.length;
+    this.#w0 = data.getInt32(a, true);
+    this.#w1 = data.getInt32(a + 4, true);
+    this.#w2 = data.getInt32(a + 8, true);
+    this.#w3 = data.getInt32(a + 12, true);
+  }
+
+  // The same for a row's own name.
+  #rowName(row: number): void {
+    const words = this.#words;
+    this.#w0 = words[4 * row] as number;
+    this.#w1 = words[4 * row + 1] as number;
+    this.#w2 = words[4 * row + 2] as number;
+    this.#w3 = words[4 * row + 3] as number;
+  }
+
+  // Hash of the name being looked up.
+  #hash(): number {
+    return hashWords(this.#w0, this.#w1, this.#w2, this.#w3);
+  }
+
+  // True when row's name is the name being looked up.
+  #isName(row: number): boolean {
+    const words = this.#words;
+    const k = 4 * row;
+    return words[k] === this.#w0 && words[k + 1] === this.#w1 && words[k + 2] === this.#w2 && words[k + 3] === this.#w3;
+  }
+
+  // The slot (index of its pair) of the live row with the name being looked up (hash h), else of
+  // the empty slot that ends its probe sequence. Names are compared only where the hashes are equal.
+  #probe(h: number): number {
     const slots = this.#slots;
     const mask = slots.length - 2;
     for (let i = (h << 1) & mask; ; i = (i + 2) & mask) {
       const r = slots[i] as number;
-      if (r === 0 || (r > 0 && slots[i + 1] === h && this.#nameAt(r - 1, bytes, at))) return i;
+      if (r === 0 || (r > 0 && slots[i + 1] === h && this.#isName(r - 1))) return i;
     }
-  }
-
-  // True when row's name is at bytes[at, at + 25) (the prefix is known to match).
-  #nameAt(row: number, bytes: Uint8Array, at: number): boolean {
-    const names = this.#names;
-    const base = row * SEP_NAME_LENGTH;
-    for (let i = SEP_NAME_LENGTH - 1; i >= 9; i--) if (names[base + i] !== bytes[at + i]) return false;
-    return true;
   }
 
   #growSlots(): void {
@@ -505,7 +556,8 @@ export class EndpointRows {
     const mask = slots.length - 2;
     for (let row = 0; row < this.#count; row++) {
       if (this.removed(row)) continue;
-      const h = hashAt(this.#names, row * SEP_NAME_LENGTH);
+      this.#rowName(row);
+      const h = this.#hash();
       let i = (h << 1) & mask;
       while (slots[i] !== 0) i = (i + 2) & mask;
       slots[i] = row + 1;
@@ -525,9 +577,9 @@ export class EndpointRows {
       b.set(a);
       return b;
     };
-    const names = Buffer.alloc(n * SEP_NAME_LENGTH);
-    this.#names.copy(names);
-    this.#names = names;
+    const words = new Int32Array(4 * n);
+    words.set(this.#words);
+    this.#words = words;
     this.#state = grow(this.#state);
     this.#declLine = grow(this.#declLine);
     this.#masqLine = grow(this.#masqLine);
@@ -659,14 +711,13 @@ function isAsciiAt(b: Uint8Array, at: number): boolean {
   return true;
 }
 
-// Hash of the 16 base32 characters after "KUBE-SEP-" (themselves a SHA-256 prefix): read as four
-// 32-bit words, combined and mixed (murmur3's constants and finalizer); the table indexes by the low bits.
-function hashAt(b: Uint8Array, at: number): number {
-  const a = at + 9;
-  let h = (b[a] as number) | ((b[a + 1] as number) << 8) | ((b[a + 2] as number) << 16) | ((b[a + 3] as number) << 24);
-  h = Math.imul(h, 0xcc9e2d51) ^ ((b[a + 4] as number) | ((b[a + 5] as number) << 8) | ((b[a + 6] as number) << 16) | ((b[a + 7] as number) << 24));
-  h = Math.imul(h, 0x1b873593) ^ ((b[a + 8] as number) | ((b[a + 9] as number) << 8) | ((b[a + 10] as number) << 16) | ((b[a + 11] as number) << 24));
-  h = Math.imul(h, 0xcc9e2d51) ^ ((b[a + 12] as number) | ((b[a + 13] as number) << 8) | ((b[a + 14] as number) << 16) | ((b[a + 15] as number) << 24));
+// Hash of the 16 base32 characters after "KUBE-SEP-" (themselves a SHA-256 prefix), given as four
+// little-endian 32-bit words: combined and mixed (murmur3's constants and finalizer); the table
+// indexes by the low bits.
+function hashWords(w0: number, w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w0, 0xcc9e2d51) ^ w1;
+  h = Math.imul(h, 0x1b873593) ^ w2;
+  h = Math.imul(h, 0xcc9e2d51) ^ w3;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return h ^ (h >>> 16);
