@@ -21,6 +21,8 @@ const sizes = (process.argv[2] ?? '1000,10000,20000').split(',').map(Number);
 const endpoints = 10;
 const dir = mkdtempSync(join(tmpdir(), 'dps-bench-'));
 console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`);
+// Each size's one-core figure in the worker's setting, for the marginal rate between sizes.
+const perSize: { n: number; lines: number; ms: number }[] = [];
 try {
   for (const n of sizes) {
     const g = generateCluster(n, endpoints);
@@ -97,7 +99,17 @@ s=$(date +%s%N); iptables-nft-save > /dev/null; e=$(date +%s%N); echo nft $(( (e
     console.log(`  iptables-legacy-save ${legacyMs} ms (median of 3), iptables-nft-save ${nftMs} ms (baselines)`);
     console.log(`  parse ${m.parseMs?.toFixed(0)} ms + diff ${m.diffMs?.toFixed(0)} ms = ${m.parseDiffMs?.toFixed(0)} ms (median of 3 processes; ${cold.map((c) => Number(c.parseDiffMs).toFixed(0)).join(', ')}) (${((m.linesPerSecond ?? 0) / 1e6).toFixed(2)} M lines/s), ${(Number(m.parseDiffMs) / legacyMs).toFixed(2)}x legacy-save; peak RSS ${m.maxRssMB} MB (${m.rssBeforeMB} MB with the API view, before the dump was read); verdict ${String(m.verdict) === 'in-sync' ? 'in-sync' : `drift?! ${m.findings}`}`);
     const show = (runs: number[]): string => `${median(runs).toFixed(0)} ms (median of 3; ${runs.map((x) => x.toFixed(0)).join(', ')}), ${(median(runs) / legacyMs).toFixed(2)}x legacy-save`;
-    if (pinned.length === 3 && pinnedWorker.length === 3) console.log(`  pinned to one core (taskset -c 0): parse + diff ${show(pinned)}; in the scan worker's V8 setting ${show(pinnedWorker)}`);
+    if (pinned.length === 3 && pinnedWorker.length === 3) {
+      console.log(`  pinned to one core (taskset -c 0): parse + diff ${show(pinned)}; in the scan worker's V8 setting ${show(pinnedWorker)}`);
+      // From the previous size to this one, the run's fixed costs (V8 compiling the code for its first
+      // run, collecting after the view arrived, the process itself) cancel out: the rate of the work.
+      const before = perSize.at(-1);
+      const ms = median(pinnedWorker);
+      if (before !== undefined && ms > before.ms) {
+        console.log(`  one core, worker's setting, ${before.n} -> ${n} services: +${(ms - before.ms).toFixed(0)} ms for +${Number(m.lines) - before.lines} lines, ${((Number(m.lines) - before.lines) / (ms - before.ms) / 1e3).toFixed(2)} M lines/s at the margin`);
+      }
+      perSize.push({ n, lines: Number(m.lines), ms });
+    }
     console.log(`  with the scan worker's V8 setting (${WORKER_NODE_FLAGS.join(' ')}): parse + diff ${w.parseDiffMs?.toFixed(0)} ms, peak RSS ${w.maxRssMB} MB; warm (its later scans) ${w.warmParseDiffMs?.toFixed(0)} ms, ${(Number(w.warmParseDiffMs) / legacyMs).toFixed(2)}x legacy-save`);
     console.log(`  check command end to end: ${e2eMs.toFixed(0)} ms (median of 3, exit ${e2eExit}), ${(e2eMs / legacyMs).toFixed(2)}x legacy-save`);
     // A generated ruleset matches its cluster: anything but in-sync is a broken engine, not a figure.
