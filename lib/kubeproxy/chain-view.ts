@@ -171,6 +171,8 @@ export function readServiceRules(chain: Chain, count: number): ServiceChainView 
 
 const NO_AFFINITY: ReadonlyMap<string, number> = new Map();
 const NO_FAULTS: ReadonlyMap<string, string> = new Map();
+const NO_LINES: readonly number[] = [];
+const NO_TEXTS: readonly string[] = [];
 
 /** The options iptables-save prints after kube-proxy's `--set` / `--rcheck --seconds N --reap --name CHAIN`: a host mask, the source. */
 const HOST_MASKS = [' --mask 255.255.255.255 --rsource', ' --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource'] as const;
@@ -198,8 +200,6 @@ export function affinityFault(rule: RuleFacts, set: string): string | undefined 
   if (rule.recentHitcount !== undefined) return `holds a client only after ${rule.recentHitcount} connections (--hitcount)`;
   return undefined;
 }
-const NO_LINES: readonly number[] = [];
-const NO_TEXTS: readonly string[] = [];
 
 // True when the rule `-A NAME ...` (nameLength long) starts with a destination match, optionally
 // after a source match: `[!] -s X [!] -d `, as iptables-save prints them (the source has no quote).
