@@ -7,7 +7,7 @@ import { matchOption, targetOption } from '../iptables/rule.ts';
 import { parseMark } from '../iptables/values.ts';
 import type { KubeIndex } from './actual.ts';
 import { masqueradeMark } from './actual.ts';
-import type { Finding } from './findings.ts';
+import type { Finding, Severity } from './findings.ts';
 
 /** [table, from chain, to chain] jumps kube-proxy ensures on every full sync (proxier.go iptablesJumpChains). */
 const JUMPS: readonly (readonly [string, string, string])[] = [
@@ -29,8 +29,8 @@ const JUMPS: readonly (readonly [string, string, string])[] = [
 export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needNodePorts: boolean }): Finding[] {
   const fam = family === 4 ? 'IPv4' : 'IPv6';
   const out: Finding[] = [];
-  const missing = (chain: string, message: string, kind: 'missing-base-rules' | 'missing-canary' = 'missing-base-rules'): void => {
-    out.push({ kind, severity: 'error', service: undefined, port: undefined, protocol: undefined, endpoint: undefined, chain, family: fam, message });
+  const missing = (chain: string, message: string, kind: 'missing-base-rules' | 'missing-canary' = 'missing-base-rules', severity: Severity = 'error'): void => {
+    out.push({ kind, severity, service: undefined, port: undefined, protocol: undefined, endpoint: undefined, chain, family: fam, message });
   };
   const tables = { nat: index.nat, filter: index.filter, mangle: index.mangle };
   if (index.nat.size === 0 || !index.nat.has('KUBE-SERVICES')) {
@@ -87,11 +87,7 @@ export function checkBaseRules(index: KubeIndex, family: 4 | 6, options: { needN
   }
   if (mark !== undefined && index.nat.has('KUBE-POSTROUTING') && masquerade !== -1 && !post.some((r, i) => i < masquerade && clearsMark(r, mark))) {
     // (proxier.go: "Clear the mark to avoid re-masquerading if the packet re-traverses the network stack")
-    out.push({
-      kind: 'missing-base-rules', severity: 'warning', service: undefined, port: undefined, protocol: undefined, endpoint: undefined,
-      chain: 'nat/KUBE-POSTROUTING', family: fam,
-      message: `KUBE-POSTROUTING does not clear the masquerade mark (-j MARK --xor-mark 0x${mark.toString(16)}): a packet that goes through the stack again (a tunnel) is masqueraded again`,
-    });
+    missing('nat/KUBE-POSTROUTING', `KUBE-POSTROUTING does not clear the masquerade mark (-j MARK --xor-mark 0x${mark.toString(16)}): a packet that goes through the stack again (a tunnel) is masqueraded again`, 'missing-base-rules', 'warning');
   }
   const fwd = index.filter.get('KUBE-FORWARD')?.rules;
   if (fwd !== undefined) {

@@ -10,6 +10,7 @@ import { plainTokenEnd } from '../iptables/tokenize.ts';
 import type { Chain } from '../iptables/types.ts';
 import type { CascadeColumns } from './cascade-columns.ts';
 import type { EndpointRows } from './endpoint-rows.ts';
+import { RECENT_MASK, RECENT_MASK6 } from './rule-scan.ts';
 import { canonicalIP, parseProbability } from '../iptables/values.ts';
 
 /** One rule of a service chain that sends traffic to an endpoint chain. */
@@ -174,8 +175,8 @@ const NO_FAULTS: ReadonlyMap<string, string> = new Map();
 const NO_LINES: readonly number[] = [];
 const NO_TEXTS: readonly string[] = [];
 
-/** The options iptables-save prints after kube-proxy's `--set` / `--rcheck --seconds N --reap --name CHAIN`: a host mask, the source. */
-const HOST_MASKS = [' --mask 255.255.255.255 --rsource', ' --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource'] as const;
+/** What iptables-save prints after kube-proxy's `--rcheck --seconds N --reap --name CHAIN` (rule-scan.ts). */
+const HOST_MASKS = [RECENT_MASK, RECENT_MASK6] as const;
 const HOST_MASK_VALUES: ReadonlySet<string | undefined> = new Set(['255.255.255.255', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']);
 
 // True when text[to, j) is exactly what iptables-save prints after kube-proxy's `--rcheck --seconds N`:

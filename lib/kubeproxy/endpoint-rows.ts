@@ -1,7 +1,7 @@
 /**
  * kube-proxy's per-endpoint chains (KUBE-SEP-<hash>) of one nat table, kept as columns: at 10k
  * services they are 100k chains of two rules each, most of a dump. A chain is a row number: its
- * name in a byte arena, found through an open-addressing table on the name's bytes, and the few
+ * name as four 32-bit words, found through an open-addressing table on them, and the few
  * values that matter (hairpin masquerade source, protocol, DNAT destination as bytes, affinity
  * mark, lines) in typed arrays. No object, string or map entry is made per chain while parsing.
  *

@@ -18,7 +18,10 @@ export interface Scan {
 }
 /** The last {@link scanRule}'s findings (one shared record: the scan runs 300k times per dump). */
 export const scan: Scan = { src0: 0, src1: 0, proto0: 0, proto1: 0, prob0: 0, prob1: 0, target0: 0, target1: 0, dest0: 0, dest1: 0, recentSet: false };
+/** What iptables-save prints after kube-proxy's `recent --set --name CHAIN` (and `--rcheck ... --name CHAIN`): a host mask, the source. */
 export const RECENT_MASK = ' --mask 255.255.255.255 --rsource';
+/** The same in ip6tables-save's output. */
+export const RECENT_MASK6 = ' --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource';
 
 // End of the token at `at` (a space or the line's end); -1 when it has a quote or a backslash,
 // which only the full tokenizer reads.
@@ -131,60 +134,71 @@ const UNKNOWN = -1;
  */
 function knownShape(b: Uint8Array, start: number, end: number, p: number, nameLength: number, text: string): number {
   if (b[p] !== 45 /* - */ || b[p + 2] !== 32) return UNKNOWN;
-  const flag = b[p + 1];
-  if (flag === 109 /* m */) {
-    const q = text.startsWith('-m comment --comment "', p) ? closingQuote(text, p + 22, end) : -1;
-    if (q === -1) return UNKNOWN;
-    let j = q + 1;
-    if (text.startsWith(' -m statistic --mode random --probability ', j)) {
-      const f0 = j + 42;
-      const f1 = text.indexOf(' ', f0);
-      if (f1 === -1 || f1 >= end || !isPlainToken(b, f0, f1)) return UNKNOWN;
-      scan.prob0 = f0;
-      scan.prob1 = f1;
-      j = f1;
-    }
-    if (j + 29 !== end || !text.startsWith(' -j KUBE-SEP-', j) || !isPlainToken(b, j + 4, end)) return UNKNOWN;
-    scan.target0 = j + 4;
-    scan.target1 = end;
-    return SPREAD;
+  switch (b[p + 1]) {
+    case 109 /* m */: return knownSpread(b, end, p, text);
+    case 115 /* s */: return knownMasquerade(b, end, p, text);
+    case 112 /* p */: return knownDnat(b, start, end, p, nameLength, text);
+    default: return UNKNOWN;
   }
-  if (flag === 115 /* s */) {
-    const s1 = valueBeforeComment(text, p + 3, end);
-    const q = s1 === -1 || !isPlainToken(b, p + 3, s1) ? -1 : closingQuote(text, s1 + 23, end);
-    if (q === -1 || q + 19 !== end || !text.startsWith('" -j KUBE-MARK-MASQ', q)) return UNKNOWN;
-    scan.src0 = p + 3;
-    scan.src1 = s1;
-    scan.target0 = q + 5;
-    scan.target1 = end;
-    return MASQ;
+}
+
+// `-m comment --comment "C" [-m statistic --mode random --probability F] -j KUBE-SEP-X`
+function knownSpread(b: Uint8Array, end: number, p: number, text: string): number {
+  const q = text.startsWith('-m comment --comment "', p) ? closingQuote(text, p + 22, end) : -1;
+  if (q === -1) return UNKNOWN;
+  let j = q + 1;
+  if (text.startsWith(' -m statistic --mode random --probability ', j)) {
+    const f0 = j + 42;
+    const f1 = text.indexOf(' ', f0);
+    if (f1 === -1 || f1 >= end || !isPlainToken(b, f0, f1)) return UNKNOWN;
+    scan.prob0 = f0;
+    scan.prob1 = f1;
+    j = f1;
   }
-  if (flag === 112 /* p */) {
-    const p1 = valueBeforeComment(text, p + 3, end);
-    const q = p1 === -1 || !isKnownProtocol(text, p + 3, p1) ? -1 : closingQuote(text, p1 + 23, end);
-    if (q === -1) return UNKNOWN;
-    let k = q + 1;
-    if (text.startsWith(' -m recent --set --name ', k)) {
-      const name = k + 24;
-      if (!sameBytes(b, name, name + nameLength, start + 3, start + 3 + nameLength) || !text.startsWith(RECENT_MASK, name + nameLength)) return UNKNOWN;
-      k = name + nameLength + RECENT_MASK.length;
-      scan.recentSet = true;
-    }
-    // ` -m P` after `-p P`
-    const m = k + 4;
-    const n = p1 - (p + 3);
-    if (!text.startsWith(' -m ', k) || b[m + n] !== 32 || !sameBytes(b, m, m + n, p + 3, p1)) return UNKNOWN;
-    const j = m + n;
-    if (!text.startsWith(' -j DNAT --to-destination ', j) || j + 26 >= end || !isPlainToken(b, j + 26, end)) return UNKNOWN;
-    scan.proto0 = p + 3;
-    scan.proto1 = p1;
-    scan.target0 = j + 4;
-    scan.target1 = j + 8;
-    scan.dest0 = j + 26;
-    scan.dest1 = end;
-    return DNAT;
+  if (j + 29 !== end || !text.startsWith(' -j KUBE-SEP-', j) || !isPlainToken(b, j + 4, end)) return UNKNOWN;
+  return withTarget(SPREAD, j + 4, end);
+}
+
+// `-s SRC -m comment --comment "C" -j KUBE-MARK-MASQ`
+function knownMasquerade(b: Uint8Array, end: number, p: number, text: string): number {
+  const s1 = valueBeforeComment(text, p + 3, end);
+  const q = s1 === -1 || !isPlainToken(b, p + 3, s1) ? -1 : closingQuote(text, s1 + 23, end);
+  if (q === -1 || q + 19 !== end || !text.startsWith('" -j KUBE-MARK-MASQ', q)) return UNKNOWN;
+  scan.src0 = p + 3;
+  scan.src1 = s1;
+  return withTarget(MASQ, q + 5, end);
+}
+
+// `-p P -m comment --comment "C" [-m recent --set --name CHAIN --mask 255.255.255.255 --rsource] -m P -j DNAT --to-destination D`
+function knownDnat(b: Uint8Array, start: number, end: number, p: number, nameLength: number, text: string): number {
+  const p1 = valueBeforeComment(text, p + 3, end);
+  const q = p1 === -1 || !isKnownProtocol(text, p + 3, p1) ? -1 : closingQuote(text, p1 + 23, end);
+  if (q === -1) return UNKNOWN;
+  let k = q + 1;
+  if (text.startsWith(' -m recent --set --name ', k)) {
+    const name = k + 24;
+    if (!sameBytes(b, name, name + nameLength, start + 3, start + 3 + nameLength) || !text.startsWith(RECENT_MASK, name + nameLength)) return UNKNOWN;
+    k = name + nameLength + RECENT_MASK.length;
+    scan.recentSet = true;
   }
-  return UNKNOWN;
+  // ` -m P` after `-p P`
+  const m = k + 4;
+  const n = p1 - (p + 3);
+  if (!text.startsWith(' -m ', k) || b[m + n] !== 32 || !sameBytes(b, m, m + n, p + 3, p1)) return UNKNOWN;
+  const j = m + n;
+  if (!text.startsWith(' -j DNAT --to-destination ', j) || j + 26 >= end || !isPlainToken(b, j + 26, end)) return UNKNOWN;
+  scan.proto0 = p + 3;
+  scan.proto1 = p1;
+  scan.dest0 = j + 26;
+  scan.dest1 = end;
+  return withTarget(DNAT, j + 4, j + 8);
+}
+
+// Notes the target at [from, to) and returns the shape found.
+function withTarget(shape: number, from: number, to: number): number {
+  scan.target0 = from;
+  scan.target1 = to;
+  return shape;
 }
 
 // The end of the value at `from` when ` -m comment --comment "` follows it on the line, else -1.

@@ -4,6 +4,8 @@
 // its restore input, loaded with the real iptables (both backends) and read back as iptables-save
 // prints it.
 import t from 'tap';
+import { ruleFacts } from '../../../lib/iptables/rule-facts.ts';
+import { affinityFault } from '../../../lib/kubeproxy/chain-view.ts';
 import { checkText } from '../../helpers/check.ts';
 import { loadScenarios } from '../../helpers/fixtures.ts';
 import { netnsUnavailable, roundTrip } from '../../helpers/netns.ts';
@@ -88,8 +90,6 @@ for (const c of cases) {
 
 t.test('an IPv6 host mask is a host mask', async (t) => {
   // what ip6tables-save prints for kube-proxy's rules, read without the binaries
-  const { affinityFault } = await import('../../../lib/kubeproxy/chain-view.ts');
-  const { ruleFacts } = await import('../../../lib/iptables/rule-facts.ts');
   const facts = ruleFacts(SVC, `-A ${SVC} -m recent --rcheck --seconds 10800 --reap --name ${SEP} --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -j ${SEP}`, 1);
   t.equal(affinityFault(facts, SEP), undefined);
   const net = ruleFacts(SVC, `-A ${SVC} -m recent --rcheck --seconds 10800 --reap --name ${SEP} --mask ffff:ffff:ffff:ffff:: --rsource -j ${SEP}`, 1);
